@@ -1,0 +1,43 @@
+import { UsageError } from './args.js';
+import { CONFIG_USAGE, configCommand } from './config-check.js';
+import { TOKEN_USAGE, token } from './token.js';
+import { UP_USAGE, up } from './up.js';
+
+const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+  up,
+  token,
+  config: configCommand,
+};
+
+const USAGE = `usage: ztgate <command> [options]
+
+${UP_USAGE}
+
+${TOKEN_USAGE}
+
+${CONFIG_USAGE}
+`;
+
+/** The `ztgate` command. Returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`ztgate: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`ztgate ${name}: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`ztgate ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

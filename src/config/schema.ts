@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+/**
+ * The one schema for ztgate.yaml (and the ZTGATE_* environment overrides merged into it).
+ * Every object is strict: an unknown key is an error naming its path. Each field's default and
+ * failure behaviour is documented in docs/CONFIGURATION.md (a test keeps the two in step).
+ */
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().min(1).max(3_600_000);
+const host = z.string().min(1).max(253);
+
+/** A secret is never written in the config itself: `env:NAME` or `file:PATH`. */
+export const secretRef = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be a secret reference: env:NAME or file:PATH');
+
+const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+const server = z
+  .strictObject({
+    /** Address the data plane binds to. */
+    host: host.default('127.0.0.1'),
+    /** Data-plane port (OpenAI-compatible API). 0 picks a free port. */
+    port: port.default(8080),
+    /** Address the admin listener binds to. */
+    adminHost: host.default('127.0.0.1'),
+    /** Admin port (health, readiness, metrics). 0 picks a free port. */
+    adminPort: port.default(8081),
+  })
+  .prefault({});
+
+const limits = z
+  .strictObject({
+    bodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+    jsonDepth: z.number().int().min(2).max(256).default(32),
+    messages: z.number().int().min(1).max(10_000).default(256),
+    headerBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024)
+      .default(16 * 1024),
+    headersTimeoutMs: positiveMs.default(10_000),
+    requestTimeoutMs: positiveMs.default(30_000),
+    idleTimeoutMs: positiveMs.default(120_000),
+    keepAliveTimeoutMs: positiveMs.default(5_000),
+  })
+  .prefault({});
+
+const store = z
+  .strictObject({
+    url: z.string().min(1).default('sqlite:ztgate.db'),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+      .optional(),
+    poolSize: z.number().int().min(1).max(200).default(10),
+  })
+  .prefault({});
+
+const bus = z
+  .strictObject({
+    url: z.string().min(1).default('memory:'),
+    keyPrefix: z.string().max(64).default('ztgate:'),
+  })
+  .prefault({});
+
+const issuer = z.strictObject({
+  issuer: z.url(),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+  /** Overrides discovery; by default jwks_uri comes from the issuer's discovery document. */
+  jwksUri: z.url().optional(),
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  rolesClaim: z.string().min(1).default('roles'),
+  groupsClaim: z.string().min(1).default('groups'),
+});
+
+const identity = z
+  .strictObject({
+    issuers: z.array(issuer).default([]),
+    maxTokenBytes: z.number().int().min(256).max(65_536).default(8192),
+    tokenCacheSize: z.number().int().min(0).max(1_000_000).default(10_000),
+    jwksTimeoutMs: positiveMs.default(3000),
+  })
+  .prefault({});
+
+const upstream = z.strictObject({
+  kind: z.literal('openai-compatible'),
+  baseUrl: z.url(),
+  apiKey: secretRef.optional(),
+  authHeader: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .default('authorization'),
+  extraHeaders: z.record(z.string().regex(/^[a-z0-9-]+$/), z.string()).default({}),
+  ca: secretRef.optional(),
+  retries: z.number().int().min(0).max(5).default(1),
+  maxConnections: z.number().int().min(1).max(4096).default(128),
+  timeouts: z
+    .strictObject({
+      connectMs: positiveMs.default(5000),
+      headersMs: positiveMs.default(60_000),
+      bodyMs: positiveMs.default(60_000),
+      totalMs: positiveMs.default(300_000),
+    })
+    .prefault({}),
+});
+
+const modelEntry = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:/-]+$/),
+  upstream: z.string().min(1),
+  upstreamModel: z.string().min(1).max(256),
+  description: z.string().max(500).optional(),
+});
+
+const stageTimeouts = z
+  .strictObject({
+    authenticate: positiveMs.default(5000),
+    inspect: positiveMs.default(2000),
+    decide: positiveMs.default(1000),
+    transform: positiveMs.default(2000),
+    route: positiveMs.default(1000),
+    scan_output: positiveMs.default(2000),
+    record: positiveMs.default(5000),
+  })
+  .prefault({});
+
+const demo = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    issuerPort: port.default(8082),
+    modelPort: port.default(8083),
+    audience: z.string().min(1).default('ztgate'),
+  })
+  .prefault({});
+
+const logging = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  server,
+  limits,
+  store,
+  bus,
+  identity,
+  upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), upstream).default({}),
+  models: z.array(modelEntry).default([]),
+  pipeline: z.strictObject({ stageTimeoutsMs: stageTimeouts }).prefault({}),
+  demo,
+  logging,
+});
+
+export type ZtgateConfig = z.infer<typeof configSchema>;
+export type UpstreamConfig = z.infer<typeof upstream>;
+export type IssuerConfig = z.infer<typeof issuer>;
+export type ModelConfig = z.infer<typeof modelEntry>;

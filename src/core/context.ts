@@ -1,0 +1,123 @@
+import type { ChatCompletionChunk, ModelRequest, ModelResponse } from './api.js';
+
+/** What the caller presented; the authenticate stage turns it into a Principal. */
+export interface Credentials {
+  /** The bearer token from `Authorization: Bearer …`, if any. Never logged. */
+  readonly bearer: string | undefined;
+  /** Lower-cased request headers (read-only view; values never logged). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The client's address, for policy and audit. */
+  readonly remoteAddress: string | undefined;
+}
+
+export type PrincipalKind = 'user' | 'service';
+export type AuthMethod = 'oidc' | 'api_key' | 'mtls';
+
+export type AttributeValue = string | number | boolean | readonly string[];
+
+/** Who is asking, as verified by the authenticate stage. */
+export interface Principal {
+  readonly kind: PrincipalKind;
+  /** Stable id, `issuer#subject` for OIDC users. */
+  readonly id: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly authMethod: AuthMethod;
+  readonly roles: readonly string[];
+  readonly groups: readonly string[];
+  readonly email?: string;
+  /** Seconds since the epoch when the credential stops being valid. */
+  readonly expiresAt?: number;
+  readonly sessionId?: string;
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
+}
+
+/** The device a request comes from, from a verified posture assertion (identity issue). */
+export interface Device {
+  readonly id: string;
+  readonly managed: boolean;
+  readonly compliant: boolean;
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
+}
+
+/** Something a detector found. Values are never stored here: offsets only. */
+export interface Finding {
+  readonly detector: string;
+  /** Presidio-style entity type or detector category (for example `EMAIL_ADDRESS`, `SECRET`). */
+  readonly type: string;
+  readonly score: number;
+  /** Where: message index and code-unit offsets into that message's text. */
+  readonly location?: { readonly message: number; readonly start: number; readonly end: number };
+}
+
+/** A duty attached to an allow decision, for example `max_tokens:1024`. */
+export interface Obligation {
+  readonly kind: string;
+  readonly value: string;
+}
+
+export interface Decision {
+  readonly effect: 'allow' | 'deny';
+  /** Ids of the policies (or built-in rules) that determined the effect. */
+  readonly determiningPolicies: readonly string[];
+  readonly obligations: readonly Obligation[];
+  readonly errors: readonly string[];
+  /** Digest of the policy bundle that decided; `builtin:…` for built-in rules. */
+  readonly bundleDigest: string;
+}
+
+/** A change a stage made to the request or answer, for the audit record. */
+export interface Transformation {
+  readonly stage: 'transform' | 'scan_output';
+  readonly kind: string;
+  readonly count: number;
+}
+
+/** The resolved destination of a request. */
+export interface RoutePlan {
+  readonly modelId: string;
+  readonly upstreamId: string;
+  readonly upstreamModel: string;
+  readonly connector: import('./upstream.js').UpstreamConnector;
+}
+
+/**
+ * A request as it flows through the pipeline. Stages never mutate it: each returns what it
+ * learned and the pipeline (the one place that knows the order) records it here.
+ */
+export interface RequestContext {
+  readonly id: string;
+  /** `performance.now()` when the request arrived, for latency. */
+  readonly startedAt: number;
+  /** Wall clock (ms since epoch) when the request arrived. */
+  readonly receivedAt: number;
+  readonly request: ModelRequest;
+  /** SHA-256 (hex) of the request body as received, for the audit record. */
+  readonly promptSha256: string;
+  readonly credentials: Credentials;
+  principal?: Principal;
+  device?: Device;
+  findings: readonly Finding[];
+  decision?: Decision;
+  /** The request as it will be sent upstream, after the transform stage. */
+  upstreamRequest?: ModelRequest;
+  transformations: readonly Transformation[];
+  route?: RoutePlan;
+}
+
+/** What the output scanner returns for a whole answer. */
+export interface ScannedResponse {
+  readonly response: ModelResponse;
+  readonly findings: readonly Finding[];
+  readonly transformations: readonly Transformation[];
+}
+
+/** Scans a streamed answer chunk by chunk; may hold chunks back and release them later. */
+export interface StreamScanner {
+  /** Returns the chunks that may be released now (possibly none, possibly earlier ones). */
+  push(chunk: ChatCompletionChunk): Promise<readonly ChatCompletionChunk[]>;
+  /** Called at the end of the stream: returns what is still held back. */
+  end(): Promise<readonly ChatCompletionChunk[]>;
+  findings(): readonly Finding[];
+  transformations(): readonly Transformation[];
+}

@@ -1,0 +1,68 @@
+import type { ModelRequest, ModelResponse } from './api.js';
+import type { AuditEntry, AuditReceipt } from './audit.js';
+import type {
+  Credentials,
+  Decision,
+  Device,
+  Finding,
+  Principal,
+  RequestContext,
+  RoutePlan,
+  ScannedResponse,
+  StreamScanner,
+  Transformation,
+} from './context.js';
+
+/**
+ * The contract of each pipeline stage. A stage is built once by a factory from config and is
+ * then a plain async function. It stops a request only by throwing a ZtError; anything else it
+ * throws, or a time-out, refuses the request with the stage's failure code (fail closed).
+ */
+
+export interface AuthenticateInput {
+  readonly requestId: string;
+  readonly credentials: Credentials;
+}
+export interface Authenticated {
+  readonly principal: Principal;
+  readonly device?: Device;
+}
+export type AuthenticateStage = (input: AuthenticateInput) => Promise<Authenticated>;
+
+export type InspectStage = (ctx: Readonly<RequestContext>) => Promise<readonly Finding[]>;
+
+export type DecideStage = (ctx: Readonly<RequestContext>) => Promise<Decision>;
+
+export interface Transformed {
+  readonly request: ModelRequest;
+  readonly transformations: readonly Transformation[];
+}
+export type TransformStage = (ctx: Readonly<RequestContext>) => Promise<Transformed>;
+
+export type RouteStage = (ctx: Readonly<RequestContext>) => Promise<RoutePlan>;
+
+export interface OutputScanStage {
+  scan(ctx: Readonly<RequestContext>, response: ModelResponse): Promise<ScannedResponse>;
+  openStream(ctx: Readonly<RequestContext>): StreamScanner;
+}
+
+export type RecordStage = (entry: AuditEntry) => Promise<AuditReceipt>;
+
+/** Events for the asynchronous watch side channel. It must never throw or block. */
+export interface WatchEvent {
+  readonly kind: 'request.completed' | 'request.refused';
+  readonly entry: AuditEntry;
+}
+export type WatchSink = (event: WatchEvent) => void;
+
+/** All stages, as the pipeline receives them. */
+export interface Stages {
+  readonly authenticate: AuthenticateStage;
+  readonly inspect: InspectStage;
+  readonly decide: DecideStage;
+  readonly transform: TransformStage;
+  readonly route: RouteStage;
+  readonly scanOutput: OutputScanStage;
+  readonly record: RecordStage;
+  readonly watch: WatchSink;
+}

@@ -1,0 +1,246 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  homePaths,
+  resolveSecret,
+  writeRunState,
+  type HomePaths,
+  type IssuerConfig,
+  type UpstreamConfig,
+  type ZtgateConfig,
+} from '../config/index.js';
+import type { Stages, UpstreamConnector } from '../core/index.js';
+import { startDemoIssuer, startDemoModel } from '../demo/index.js';
+import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
+import { createAuthenticator } from '../identity/index.js';
+import { createAuditRecorder } from '../ledger/index.js';
+import { createDecider } from '../policy/index.js';
+import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
+import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
+import { createWatchChannel } from '../watch/index.js';
+import { createAdminPlane, type ReadinessCheck } from './admin.js';
+import { createDataPlane } from './data-plane.js';
+import { GatewayMetrics } from './metrics.js';
+import { createPipeline } from './pipeline.js';
+
+export interface GatewayOptions {
+  readonly config: ZtgateConfig;
+  readonly home: string;
+  readonly logger: Logger;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Test seam for the fail-closed tests: replaces built stages. Not reachable from config. */
+  readonly stageOverrides?: Partial<Stages>;
+  /** Collect Node's default process metrics (off in tests that start many gateways). */
+  readonly processMetrics?: boolean;
+}
+
+export interface RunningGateway {
+  readonly dataUrl: string;
+  readonly adminUrl: string;
+  readonly demoIssuer?: string;
+  readonly demoModelUrl?: string;
+  readonly store: Store;
+  readonly bus: StateBus;
+  readonly metrics: GatewayMetrics;
+  readonly paths: HomePaths;
+  close(): Promise<void>;
+}
+
+const DEMO_UPSTREAM = 'demo';
+const DEMO_MODEL: CatalogueModel = {
+  id: 'demo',
+  upstream: DEMO_UPSTREAM,
+  upstreamModel: 'demo-echo',
+  demo: true,
+};
+
+function urlOf(address: AddressInfo | string | null, host: string): string {
+  if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${address.port}`;
+}
+
+async function connectorFor(
+  id: string,
+  upstream: UpstreamConfig,
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<UpstreamConnector> {
+  const apiKey = upstream.apiKey
+    ? await resolveSecret(upstream.apiKey, `upstreams.${id}.apiKey`, home, env)
+    : undefined;
+  const caPem = upstream.ca ? await resolveSecret(upstream.ca, `upstreams.${id}.ca`, home, env) : undefined;
+  return createConnector(upstream.kind, id, {
+    baseUrl: upstream.baseUrl,
+    ...(apiKey === undefined ? {} : { apiKey }),
+    ...(caPem === undefined ? {} : { caPem }),
+    authHeader: upstream.authHeader,
+    extraHeaders: upstream.extraHeaders,
+    connectTimeoutMs: upstream.timeouts.connectMs,
+    headersTimeoutMs: upstream.timeouts.headersMs,
+    bodyTimeoutMs: upstream.timeouts.bodyMs,
+    totalTimeoutMs: upstream.timeouts.totalMs,
+    retries: upstream.retries,
+    maxConnections: upstream.maxConnections,
+  });
+}
+
+/**
+ * The composition root: builds every component from the validated config, starts the demo
+ * components in demo mode, and starts both listeners. Anything that fails stops the start and
+ * closes what was already started (fail closed).
+ */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const { config, logger } = options;
+  const env = options.env ?? process.env;
+  const paths = homePaths(options.home);
+  const closers: (() => Promise<unknown>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) {
+      await close().catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'error while closing'),
+      );
+    }
+    closers.length = 0;
+  };
+
+  try {
+    const store = await createStore({
+      url: config.store.url,
+      home: paths.dir,
+      poolSize: config.store.poolSize,
+      ...(config.store.schema ? { schema: config.store.schema } : {}),
+    });
+    closers.push(() => store.close());
+    const bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
+    closers.push(() => bus.close());
+
+    const connectors = new Map<string, UpstreamConnector>();
+    for (const [id, upstream] of Object.entries(config.upstreams)) {
+      const connector = await connectorFor(id, upstream, paths.dir, env);
+      connectors.set(id, connector);
+      closers.push(() => connector.close());
+    }
+    const models: CatalogueModel[] = config.models.map((m) => ({ ...m }));
+    const issuers: IssuerConfig[] = [...config.identity.issuers];
+
+    let demoIssuer: string | undefined;
+    let demoModelUrl: string | undefined;
+    if (config.demo.enabled) {
+      const issuer = await startDemoIssuer({
+        home: paths.dir,
+        port: config.demo.issuerPort,
+        audience: config.demo.audience,
+        onWarn: (msg) => logger.warn({ demo: true }, msg),
+      });
+      closers.push(() => issuer.close());
+      demoIssuer = issuer.issuer;
+      issuers.push({
+        issuer: issuer.issuer,
+        audience: config.demo.audience,
+        algorithms: ['ES256'],
+        clockSkewSeconds: 30,
+        rolesClaim: 'roles',
+        groupsClaim: 'groups',
+      });
+      if (!connectors.has(DEMO_UPSTREAM)) {
+        const model = await startDemoModel({ port: config.demo.modelPort });
+        closers.push(() => model.close());
+        demoModelUrl = model.url;
+        const connector = createConnector('openai-compatible', DEMO_UPSTREAM, {
+          baseUrl: model.url,
+          authHeader: 'authorization',
+          extraHeaders: {},
+          connectTimeoutMs: 2000,
+          headersTimeoutMs: 30_000,
+          bodyTimeoutMs: 30_000,
+          totalTimeoutMs: 60_000,
+          retries: 1,
+          maxConnections: 128,
+        });
+        connectors.set(DEMO_UPSTREAM, connector);
+        closers.push(() => connector.close());
+      }
+      if (!models.some((m) => m.id === DEMO_MODEL.id)) models.push(DEMO_MODEL);
+      logger.warn(
+        { demo: true, issuer: demoIssuer, model: demoModelUrl },
+        'DEMO MODE: built-in demo identity provider and demo model are running; not for real traffic',
+      );
+    }
+    if (issuers.length === 0)
+      logger.warn('no identity issuer is configured: every request will be refused (401)');
+    if (models.length === 0) logger.warn('no model is configured: every model request will be refused (404)');
+
+    const metrics = new GatewayMetrics(options.processMetrics ?? true);
+    const watch = createWatchChannel(10_000, (err) =>
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'watch listener failed'),
+    );
+    const built: Stages = {
+      authenticate: createAuthenticator({
+        issuers,
+        maxTokenBytes: config.identity.maxTokenBytes,
+        tokenCacheSize: config.identity.tokenCacheSize,
+        jwksTimeoutMs: config.identity.jwksTimeoutMs,
+      }),
+      inspect: createInspector(),
+      decide: createDecider(),
+      transform: createTransformer(),
+      route: createRouter(models, connectors),
+      scanOutput: createOutputScanner(),
+      record: createAuditRecorder(store.audit),
+      watch: watch.sink,
+    };
+    const stages: Stages = { ...built, ...options.stageOverrides };
+    const pipeline = createPipeline({ stages, timeouts: config.pipeline.stageTimeoutsMs, metrics, logger });
+
+    const dataPlane = await createDataPlane({ config, pipeline, models, metrics, logger });
+    closers.push(() => dataPlane.close());
+    const checks: ReadinessCheck[] = [
+      { name: `store:${store.kind}`, check: () => store.ping() },
+      { name: `bus:${bus.kind}`, check: () => bus.ping() },
+      ...[...connectors.values()].map((c) => ({
+        name: `upstream:${c.id}`,
+        check: (s: AbortSignal) => c.probe(s),
+      })),
+      ...issuers.map((iss) => ({
+        name: `issuer:${iss.issuer}`,
+        check: async (signal: AbortSignal) => {
+          const url = iss.jwksUri ?? `${iss.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+          const res = await fetch(url, { signal, redirect: 'error' });
+          await res.body?.cancel();
+          if (!res.ok) throw new Error(`issuer answered ${res.status}`);
+        },
+      })),
+    ];
+    const admin = await createAdminPlane({ metrics, checks, logger });
+    closers.push(() => admin.close());
+
+    await dataPlane.listen({ host: config.server.host, port: config.server.port });
+    const dataUrl = urlOf(dataPlane.server.address(), config.server.host);
+    await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
+    const adminUrl = urlOf(admin.server.address(), config.server.adminHost);
+
+    await writeRunState(paths, {
+      pid: process.pid,
+      dataPlane: dataUrl,
+      admin: adminUrl,
+      ...(demoIssuer ? { demoIssuer } : {}),
+      ...(demoModelUrl ? { demoModel: demoModelUrl } : {}),
+    });
+
+    return {
+      dataUrl,
+      adminUrl,
+      ...(demoIssuer ? { demoIssuer } : {}),
+      ...(demoModelUrl ? { demoModelUrl } : {}),
+      store,
+      bus,
+      metrics,
+      paths,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,246 @@
+import { randomUUID, createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { ZtgateConfig } from '../config/index.js';
+import {
+  IngressError,
+  ZtError,
+  errorBody,
+  type ChatRequest,
+  type Credentials,
+  type EmbeddingsRequest,
+  type ModelRequest,
+  type RequestContext,
+} from '../core/index.js';
+import type { CatalogueModel } from '../runtime/index.js';
+import { sendError, toZtError } from './errors.js';
+import { parseJsonBody } from './json-body.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { Pipeline } from './pipeline.js';
+import { chatCompletionSchema, embeddingsSchema } from './request-schemas.js';
+import { createSseSink } from './sse-sink.js';
+
+export interface DataPlaneOptions {
+  readonly config: ZtgateConfig;
+  readonly pipeline: Pipeline;
+  readonly models: readonly CatalogueModel[];
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+function credentialsOf(headers: IncomingHttpHeaders, remoteAddress: string | undefined): Credentials {
+  const auth = headers.authorization;
+  const match = typeof auth === 'string' ? BEARER.exec(auth) : null;
+  return { bearer: match?.[1], headers, remoteAddress };
+}
+
+/** Answers a connection-level error (oversized headers, slow client) with our error shape. */
+function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const zt =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new IngressError('headers_too_large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new IngressError('request_timeout')
+        : new IngressError('invalid_request');
+  const body = JSON.stringify(errorBody(zt));
+  socket.end(
+    `HTTP/1.1 ${zt.status} ${zt.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** An AbortSignal that fires when the client goes away before the answer is complete. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/**
+ * The data plane: the OpenAI-compatible API. This file is ingress (limits, parsing, schema) and
+ * release (writing the answer); everything in between is the pipeline's.
+ */
+export async function createDataPlane(options: DataPlaneOptions) {
+  const { config, pipeline, models, metrics, logger } = options;
+  const limits = config.limits;
+
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    requestIdLogLabel: 'requestId',
+    bodyLimit: limits.bodyBytes,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    return503OnClosing: true,
+    clientErrorHandler,
+    serverFactory: (handler) =>
+      createServer(
+        {
+          maxHeaderSize: limits.headerBytes,
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+        },
+        handler,
+      ),
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+    },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: limits.bodyBytes },
+    (request: FastifyRequest, body: Buffer, done) => {
+      try {
+        (request as FastifyRequest & { promptSha256?: string }).promptSha256 = createHash('sha256')
+          .update(body)
+          .digest('hex');
+        done(null, parseJsonBody(body, limits.jsonDepth));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, status: reply.statusCode });
+    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setNotFoundHandler((_request, reply) => sendError(reply, new IngressError('route_not_found')));
+  app.setErrorHandler((err, request, reply) => {
+    const zt = toZtError(err);
+    logRefusal(request, zt);
+    return sendError(reply, zt);
+  });
+
+  const logRefusal = (request: FastifyRequest, zt: ZtError): void => {
+    const level = zt.status >= 500 ? 'error' : 'info';
+    request.log[level](
+      { code: zt.code, status: zt.status, stage: zt.stage, detail: zt.logDetail, cause: causeMessage(zt) },
+      'request refused',
+    );
+  };
+
+  const newContext = (request: FastifyRequest, modelRequest: ModelRequest): RequestContext => ({
+    id: request.id,
+    startedAt: performance.now(),
+    receivedAt: Date.now(),
+    request: modelRequest,
+    promptSha256: (request as FastifyRequest & { promptSha256?: string }).promptSha256 ?? '',
+    credentials: credentialsOf(request.headers, request.ip),
+    findings: [],
+    transformations: [],
+  });
+
+  const refuse = (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, err: unknown) => {
+    const zt = toZtError(err);
+    pipeline.refused(ctx, zt);
+    logRefusal(request, zt);
+    return sendError(reply, zt);
+  };
+
+  const complete = async (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext) => {
+    try {
+      const payload = await pipeline.complete(ctx, clientGone(reply));
+      request.log.info(
+        { principal: ctx.principal?.id, model: ctx.route?.modelId, status: 200 },
+        'request served',
+      );
+      return reply.type('application/json').send(payload);
+    } catch (err) {
+      return refuse(request, reply, ctx, err);
+    }
+  };
+
+  app.post(
+    '/v1/chat/completions',
+    { schema: { body: chatCompletionSchema(limits.messages) } },
+    async (request, reply) => {
+      const body = request.body as ChatRequest;
+      const ctx = newContext(request, { route: 'chat.completions', body });
+      if (body.stream !== true) return complete(request, reply, ctx);
+
+      const signal = clientGone(reply);
+      const sink = createSseSink(reply.raw, request.id, signal);
+      try {
+        reply.hijack();
+        await pipeline.stream(ctx, sink);
+        request.log.info(
+          { principal: ctx.principal?.id, model: ctx.route?.modelId, stream: true },
+          'stream served',
+        );
+        metrics.requests.inc({ route: '/v1/chat/completions', status: reply.raw.statusCode });
+        metrics.requestDuration.observe(
+          { route: '/v1/chat/completions' },
+          (performance.now() - ctx.startedAt) / 1000,
+        );
+      } catch (err) {
+        // Refused before the head was sent: an ordinary error response.
+        const zt = toZtError(err);
+        pipeline.refused(ctx, zt);
+        logRefusal(request, zt);
+        metrics.requests.inc({ route: '/v1/chat/completions', status: zt.status });
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(zt.status, { 'content-type': 'application/json', 'x-request-id': request.id });
+          reply.raw.end(JSON.stringify(errorBody(zt)));
+        } else if (!reply.raw.writableEnded) {
+          reply.raw.end();
+        }
+      }
+    },
+  );
+
+  app.post('/v1/embeddings', { schema: { body: embeddingsSchema() } }, async (request, reply) => {
+    const body = request.body as EmbeddingsRequest;
+    return complete(request, reply, newContext(request, { route: 'embeddings', body }));
+  });
+
+  const modelList = JSON.stringify({
+    object: 'list',
+    data: models.map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: 0,
+      owned_by: m.demo ? 'ztgate-demo' : 'ztgate',
+      ...(m.demo ? { demo: true, description: 'DEMO model: answers by describing what it received.' } : {}),
+      ...(m.description && !m.demo ? { description: m.description } : {}),
+    })),
+  });
+
+  app.get('/v1/models', async (request, reply) => {
+    const ctx = newContext(request, { route: 'chat.completions', body: { model: '', messages: [] } });
+    try {
+      await pipeline.authenticate(ctx);
+    } catch (err) {
+      const zt = toZtError(err);
+      logRefusal(request, zt);
+      return sendError(reply, zt);
+    }
+    return reply.type('application/json').send(modelList);
+  });
+
+  return app;
+}
+
+function causeMessage(err: ZtError): string | undefined {
+  const cause = err.cause;
+  if (cause === undefined) return undefined;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}

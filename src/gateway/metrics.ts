@@ -1,0 +1,73 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StageName } from '../core/index.js';
+
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+const UPSTREAM_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Prometheus metrics, all prefixed `ztgate_`, in a registry of their own (one per gateway). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'ztgate_http_requests_total',
+    help: 'Data-plane requests by route and status code.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'ztgate_http_request_duration_seconds',
+    help: 'Data-plane request duration (to the last byte) by route.',
+    labelNames: ['route'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly stageOutcomes = new Counter({
+    name: 'ztgate_stage_outcomes_total',
+    help: 'Pipeline stage outcomes: ok, or the error code the stage stopped the request with.',
+    labelNames: ['stage', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly stageDuration = new Histogram({
+    name: 'ztgate_stage_duration_seconds',
+    help: 'Time spent in each pipeline stage.',
+    labelNames: ['stage'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new Histogram({
+    name: 'ztgate_upstream_duration_seconds',
+    help: 'Upstream latency to the response head (streams) or whole answer, by upstream and outcome.',
+    labelNames: ['upstream', 'outcome'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly auditFailures = new Counter({
+    name: 'ztgate_audit_failures_total',
+    help: 'Audit records that could not be written, by phase.',
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+  });
+  readonly watchDropped = new Counter({
+    name: 'ztgate_watch_events_dropped_total',
+    help: 'Watch events dropped because the queue was full.',
+    registers: [this.registry],
+  });
+
+  readonly #stageTimers = new Map<StageName, ReturnType<Histogram<'stage'>['labels']>>();
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ztgate_process_' });
+  }
+
+  /** Records a stage's duration and outcome (children are cached: this is on the hot path). */
+  observeStage(stage: StageName, seconds: number, outcome: string): void {
+    let timer = this.#stageTimers.get(stage);
+    if (!timer) {
+      timer = this.stageDuration.labels(stage);
+      this.#stageTimers.set(stage, timer);
+    }
+    timer.observe(seconds);
+    this.stageOutcomes.inc({ stage, outcome });
+  }
+}

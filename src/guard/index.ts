@@ -1,0 +1,3 @@
+export { createInspector } from './inspect.js';
+export { createTransformer } from './transform.js';
+export { createOutputScanner } from './output-scan.js';

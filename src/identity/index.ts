@@ -1,0 +1,2 @@
+export { createAuthenticator, type AuthenticatorOptions } from './authenticate.js';
+export { VerifiedTokenCache } from './token-cache.js';

@@ -1,0 +1,1 @@
+export { createAuditRecorder } from './audit-recorder.js';

@@ -1,0 +1,1 @@
+export { createDecider } from './decide.js';

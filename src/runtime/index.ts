@@ -1,0 +1,2 @@
+export { createRouter, type CatalogueModel } from './router.js';
+export { createConnector, CONNECTOR_KINDS } from './connectors/registry.js';

@@ -1,0 +1,37 @@
+import { RouteError, type RoutePlan, type RouteStage, type UpstreamConnector } from '../core/index.js';
+
+export interface CatalogueModel {
+  readonly id: string;
+  readonly upstream: string;
+  readonly upstreamModel: string;
+  readonly description?: string;
+  /** True for the built-in demo model: shown as such in /v1/models and logs. */
+  readonly demo?: boolean;
+}
+
+/**
+ * The route stage: maps the requested model to the upstream that serves it. Unknown models are
+ * 404 `model_not_found`; a model whose upstream is missing is 503 `no_route` (fail closed).
+ */
+export function createRouter(
+  models: readonly CatalogueModel[],
+  connectors: ReadonlyMap<string, UpstreamConnector>,
+): RouteStage {
+  const plans = new Map<string, RoutePlan | undefined>();
+  for (const model of models) {
+    const connector = connectors.get(model.upstream);
+    plans.set(
+      model.id,
+      connector
+        ? { modelId: model.id, upstreamId: model.upstream, upstreamModel: model.upstreamModel, connector }
+        : undefined,
+    );
+  }
+  return async (ctx) => {
+    const id = ctx.request.body.model;
+    if (!plans.has(id)) throw new RouteError('model_not_found', { param: 'model' });
+    const plan = plans.get(id);
+    if (!plan) throw new RouteError('no_route', { logDetail: `model ${id} has no connector` });
+    return plan;
+  };
+}

@@ -1,0 +1,1 @@
+export { createWatchChannel, type WatchChannel, type WatchListener } from './sink.js';
