@@ -5,11 +5,12 @@
 // added latency, and ztgate's peak RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { readDemoClient, requestDemoToken } from '../../src/demo/token-client.js';
 import { percentile, runAtFixedRate, type LoadResult } from './load.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,31 +43,25 @@ function peakRssMb(pid: number): number {
   return kb / 1024;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} exited ${code}`)),
-    );
-  });
+interface Variant {
+  readonly name: string;
+  readonly storeUrl: string;
 }
+/** The default (durable SQLite) and, for comparison, a store that never waits for the disk. */
+const VARIANTS: readonly Variant[] = [
+  { name: 'ztgate (SQLite, fsync per commit)', storeUrl: 'sqlite:ztgate.db' },
+  { name: 'ztgate (in-memory store, no fsync)', storeUrl: 'sqlite::memory:' },
+];
 
-const home = await mkdtemp(join(tmpdir(), 'ztgate-bench-'));
-const children: ChildProcess[] = [];
-try {
-  const stub = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/gateway/stub-process.ts')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(stub);
-  const stubUrl = (await waitFor(stub, /stub listening on (\S+)\n/))[1]!;
-
+async function startGateway(home: string, variant: Variant, stubUrl: string, issuerUrl: string) {
   await writeFile(
     join(home, 'ztgate.yaml'),
     `server: { port: 0, adminPort: 0 }
 logging: { level: warn }
-demo: { enabled: true, issuerPort: 0, modelPort: 0 }
+store: { url: "${variant.storeUrl}" }
+identity:
+  issuers:
+    - { issuer: "${issuerUrl}", audience: ztgate, algorithms: [ES256] }
 upstreams:
   stub: { kind: openai-compatible, baseUrl: "${stubUrl}", retries: 0, maxConnections: ${connections} }
 models:
@@ -74,67 +69,89 @@ models:
 `,
     { mode: 0o600 },
   );
-  const gateway = spawn(process.execPath, [join(ROOT, 'bin/ztgate.js'), 'up', '--home', home], {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/ztgate.js'), 'up', '--home', home], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  children.push(gateway);
-  const gatewayUrl = (await waitFor(gateway, /ztgate listening on (\S+)\n/))[1]!;
-  const token = await run(process.execPath, [
-    join(ROOT, 'bin/ztgate.js'),
-    'token',
-    '--home',
-    home,
-    '--user',
-    'bench',
-  ]);
+  const url = (await waitFor(child, /ztgate listening on (\S+)\n/))[1]!;
+  return { child, url };
+}
+
+const home = await mkdtemp(join(tmpdir(), 'ztgate-bench-'));
+const children: ChildProcess[] = [];
+try {
+  const peers = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/gateway/stub-process.ts'), join(home, 'peers')],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(peers);
+  const found = await waitFor(peers, /stub listening on (\S+)\nissuer listening on (\S+)\n/);
+  const stubUrl = found[1]!;
+  const issuerUrl = found[2]!;
+  const client = await readDemoClient(join(home, 'peers'));
+  const { accessToken: token } = await requestDemoToken({ issuer: issuerUrl, ...client, user: 'bench' });
 
   const prompt = 'Summarise the following text. '.padEnd(2048, 'lorem ipsum dolor sit amet ');
   const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: prompt }] });
   const directBody = JSON.stringify({ model: 'stub-model', messages: [{ role: 'user', content: prompt }] });
   const stubOrigin = new URL(stubUrl).origin;
 
-  const drive = (target: 'direct' | 'ztgate', rate: number, secs: number): Promise<LoadResult> =>
+  const drive = (origin: string | undefined, rate: number, secs: number): Promise<LoadResult> =>
     runAtFixedRate({
-      origin: target === 'direct' ? stubOrigin : gatewayUrl,
+      origin: origin ?? stubOrigin,
       path: '/v1/chat/completions',
-      headers:
-        target === 'direct'
-          ? { 'content-type': 'application/json' }
-          : { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: target === 'direct' ? directBody : body,
+      headers: origin
+        ? { 'content-type': 'application/json', authorization: `Bearer ${token}` }
+        : { 'content-type': 'application/json' },
+      body: origin ? body : directBody,
       rate,
       seconds: secs,
       connections,
     });
 
-  // Warm up both paths (JIT, connection pools, token cache).
-  await drive('direct', 200, 3);
-  await drive('ztgate', 200, 3);
-
-  const rows: string[] = [];
   const fmt = (n: number): string => n.toFixed(3);
-  rows.push(
+  const rows: string[] = [
     '| rate (req/s) | path | achieved RPS | ok | errors | p50 ms | p99 ms | added p50 ms | added p99 ms |',
     '|---|---|---|---|---|---|---|---|---|',
-  );
+  ];
+  const results = new Map<string, LoadResult>();
+  const rssMb = new Map<string, number>();
+  await drive(undefined, 200, 3); // warm-up
+  for (const rate of rates) results.set(`direct@${rate}`, await drive(undefined, rate, seconds));
+  for (const variant of VARIANTS) {
+    const vhome = join(home, variant.storeUrl.includes('memory') ? 'memory' : 'durable');
+    await mkdir(vhome, { recursive: true, mode: 0o700 });
+    const gateway = await startGateway(vhome, variant, stubUrl, issuerUrl);
+    children.push(gateway.child);
+    await drive(gateway.url, 200, 3); // warm-up: JIT, pools, token cache
+    for (const rate of rates) results.set(`${variant.name}@${rate}`, await drive(gateway.url, rate, seconds));
+    rssMb.set(variant.name, peakRssMb(gateway.child.pid!));
+    gateway.child.kill('SIGTERM');
+  }
   for (const rate of rates) {
-    const direct = await drive('direct', rate, seconds);
-    const through = await drive('ztgate', rate, seconds);
+    const direct = results.get(`direct@${rate}`)!;
     const d50 = percentile(direct.latencies, 50);
     const d99 = percentile(direct.latencies, 99);
-    const z50 = percentile(through.latencies, 50);
-    const z99 = percentile(through.latencies, 99);
     rows.push(
       `| ${rate} | direct | ${(direct.sent / direct.seconds).toFixed(0)} | ${direct.ok} | ${direct.errors} | ${fmt(d50)} | ${fmt(d99)} | | |`,
-      `| ${rate} | ztgate | ${(through.sent / through.seconds).toFixed(0)} | ${through.ok} | ${through.errors} | ${fmt(z50)} | ${fmt(z99)} | ${fmt(z50 - d50)} | ${fmt(z99 - d99)} |`,
     );
+    for (const variant of VARIANTS) {
+      const r = results.get(`${variant.name}@${rate}`)!;
+      const z50 = percentile(r.latencies, 50);
+      const z99 = percentile(r.latencies, 99);
+      rows.push(
+        `| ${rate} | ${variant.name} | ${(r.sent / r.seconds).toFixed(0)} | ${r.ok} | ${r.errors} | ${fmt(z50)} | ${fmt(z99)} | ${fmt(z50 - d50)} | ${fmt(z99 - d99)} |`,
+      );
+    }
   }
-  const rss = peakRssMb(gateway.pid!);
   console.log(
     `\nztgate pass-through benchmark: ${seconds} s per run, 2 KB prompt, ${connections} connections, node ${process.version}\n`,
   );
   console.log(rows.join('\n'));
-  console.log(`\nztgate peak RSS (VmHWM): ${rss.toFixed(1)} MB`);
+  console.log('');
+  for (const [name, mb] of rssMb) console.log(`peak RSS (VmHWM) of ${name}: ${mb.toFixed(1)} MB`);
 } finally {
   for (const child of children.reverse()) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));

@@ -1,5 +1,5 @@
 import { defaultHome, homePaths, readRunState } from '../config/index.js';
-import { readDemoClient, requestDemoToken } from '../demo/index.js';
+import { readDemoClient, requestDemoToken } from '../demo/token-client.js';
 import { parse, UsageError } from './args.js';
 
 export const TOKEN_USAGE = `ztgate token [--home DIR] --user NAME [--role R]...

@@ -10,3 +10,5 @@ export {
   requestDemoToken,
 } from './token-client.js';
 export type { DemoTokenRequest } from './token-client.js';
+export { startDemoModel } from './model-server.js';
+export type { DemoModel, DemoModelOptions } from './model-server.js';

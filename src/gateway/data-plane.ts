@@ -90,6 +90,8 @@ export async function createDataPlane(options: DataPlaneOptions) {
           maxHeaderSize: limits.headerBytes,
           headersTimeout: limits.headersTimeoutMs,
           requestTimeout: limits.requestTimeoutMs,
+          // Node checks these time-outs on this interval (default 30 s), so it bounds their precision.
+          connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
         },
         handler,
       ),

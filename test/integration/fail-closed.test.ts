@@ -119,7 +119,7 @@ describe('fail closed, stage by stage', () => {
               (JSON.parse(res.text) as { error: { code: string } }).error.code,
               STAGE_FAILURE_CODE[stage],
             );
-            assert.ok(!res.text.includes('forty-two') && !res.text.includes(STUB_ANSWER.split(' ')[0]!));
+            assert.ok(!res.text.includes('forty-two') && !res.text.includes(STUB_ANSWER.slice(0, 15)));
           }
         });
       });

@@ -1,0 +1,5 @@
+export type * from './types.js';
+export { createStore } from './create-store.js';
+export type { StoreOptions } from './create-store.js';
+export { createBus } from './create-bus.js';
+export type { BusOptions } from './create-bus.js';

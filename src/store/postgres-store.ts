@@ -1,0 +1,218 @@
+import pg from 'pg';
+import type { PoolClient } from 'pg';
+import type { AuditEntry, AuditReceipt } from '../core/index.js';
+import type { AuditQuery, AuditRecord, AuditRepository, Store } from './types.js';
+
+/** Options for {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** `postgres://…` connection url. */
+  readonly url: string;
+  /** PostgreSQL schema holding the tables; created if absent. Default `public`. */
+  readonly schema?: string;
+  /** Maximum pooled connections. Default 10. */
+  readonly poolSize?: number;
+  /** ping() rejects when the database does not answer within this time. Default 2000 ms. */
+  readonly pingTimeoutMs?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+interface Migration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+/** Numbered, append-only: never edit a shipped migration, add a new one. */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    // `entry` is TEXT, not JSONB: JSONB rewrites the document (key order, \u0000 is rejected),
+    // and the ledger must read back exactly what was written.
+    sql: `
+      create table audit_log (
+        seq bigint generated always as identity primary key,
+        request_id text not null,
+        principal_id text,
+        phase text not null,
+        stored_at text not null,
+        entry text not null
+      );
+      create index audit_log_request_id on audit_log (request_id);
+      create index audit_log_principal_id on audit_log (principal_id);
+    `,
+  },
+];
+
+type Row = { seq: string; stored_at: string; entry: string };
+
+/** Clamps paging input to the documented range (default 100, at most 1000, never negative). */
+function pageOf(query: AuditQuery): { afterSeq: number; limit: number } {
+  const after = Math.floor(query.afterSeq ?? 0);
+  const limit = Math.floor(query.limit ?? 100);
+  return {
+    afterSeq: Number.isFinite(after) ? Math.max(0, after) : 0,
+    limit: Number.isNaN(limit) ? 100 : Math.min(1000, Math.max(0, limit)),
+  };
+}
+
+/** Runs `work` in one transaction on one pooled connection. */
+async function inTransaction<T>(pool: pg.Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    // A connection whose rollback fails is in an unknown state: destroy it rather than reuse it.
+    await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+class PostgresAudit implements AuditRepository {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly lockKey: string,
+  ) {}
+
+  async append(entry: AuditEntry): Promise<AuditReceipt> {
+    const values = [
+      entry.requestId,
+      entry.principalId,
+      entry.phase,
+      new Date().toISOString(),
+      JSON.stringify(entry),
+    ];
+    return inTransaction(this.pool, async (client) => {
+      // Identity values are handed out before commit, so concurrent writers could commit seq 8
+      // before seq 7 and a reader paging with afterSeq=8 would never see 7. Serialising appends
+      // makes seq order equal commit order, which paging and the ledger rely on.
+      await client.query({
+        name: 'ztgate_audit_lock',
+        text: 'select pg_advisory_xact_lock(hashtext($1))',
+        values: [this.lockKey],
+      });
+      const result = await client.query<{ seq: string }>({
+        name: 'ztgate_audit_append',
+        text: 'insert into audit_log (request_id, principal_id, phase, stored_at, entry) values ($1, $2, $3, $4, $5) returning seq',
+        values,
+      });
+      return { seq: Number(result.rows[0]?.seq) };
+    });
+  }
+
+  async list(query: AuditQuery = {}): Promise<readonly AuditRecord[]> {
+    const { afterSeq, limit } = pageOf(query);
+    const values: unknown[] = [afterSeq];
+    let where = 'seq > $1';
+    if (query.requestId !== undefined) where += ` and request_id = $${values.push(query.requestId)}`;
+    if (query.principalId !== undefined) where += ` and principal_id = $${values.push(query.principalId)}`;
+    const text = `select seq, stored_at, entry from audit_log where ${where} order by seq limit $${values.push(limit)}`;
+    // Four possible texts; naming each by its filters lets every connection prepare it once.
+    const name = `ztgate_audit_list_${Number(query.requestId !== undefined)}${Number(query.principalId !== undefined)}`;
+    const result = await this.pool.query<Row>({ name, text, values });
+    return result.rows.map((row) => ({
+      seq: Number(row.seq),
+      storedAt: row.stored_at,
+      entry: JSON.parse(row.entry) as AuditEntry,
+    }));
+  }
+
+  async count(): Promise<number> {
+    const result = await this.pool.query<{ n: string }>('select count(*) as n from audit_log');
+    return Number(result.rows[0]?.n ?? 0);
+  }
+}
+
+/** True when the url sets libpq `options`, which would silently replace our search_path. */
+function urlSetsOptions(url: string): boolean {
+  try {
+    return new URL(url).searchParams.has('options');
+  } catch {
+    return false;
+  }
+}
+
+/** Scale-out store on PostgreSQL; all replicas share one schema. */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  readonly audit: AuditRepository;
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+  private readonly pingTimeoutMs: number;
+  private closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    const schema = options.schema ?? 'public';
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _`);
+    }
+    if (urlSetsOptions(options.url)) {
+      throw new Error('the PostgreSQL url must not set "options"; use the schema setting instead');
+    }
+    this.schema = schema;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 2000;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      // The schema name is validated above, so it is safe to splice into the startup options.
+      options: `-c search_path=${schema}`,
+      connectionTimeoutMillis: 5000,
+      application_name: 'ztgate',
+    });
+    // Idle connections that die (server restart) emit here; without a listener the process
+    // would crash. The next query fails instead and /readyz reports it.
+    this.pool.on('error', () => undefined);
+    this.audit = new PostgresAudit(this.pool, `ztgate.audit.${schema}`);
+  }
+
+  async migrate(): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      // Replicas starting together queue here; the lock is released at commit.
+      await client.query('select pg_advisory_xact_lock(hashtext($1))', [`ztgate.migrate.${this.schema}`]);
+      // Checked first because CREATE SCHEMA IF NOT EXISTS still demands CREATE on the database.
+      const exists = await client.query('select 1 from pg_namespace where nspname = $1', [this.schema]);
+      if (exists.rowCount === 0) await client.query(`create schema ${this.schema}`);
+      await client.query(
+        'create table if not exists schema_migrations (version integer primary key, applied_at text not null)',
+      );
+      const rows = await client.query<{ version: number }>('select version from schema_migrations');
+      const applied = new Set(rows.rows.map((row) => row.version));
+      const known = Math.max(...MIGRATIONS.map((m) => m.version));
+      const newest = Math.max(0, ...applied);
+      if (newest > known) {
+        throw new Error(`database schema version ${newest} is newer than this build supports (${known})`);
+      }
+      for (const migration of MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migration.sql);
+        await client.query('insert into schema_migrations (version, applied_at) values ($1, $2)', [
+          migration.version,
+          new Date().toISOString(),
+        ]);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('PostgreSQL did not answer in time')), this.pingTimeoutMs);
+    });
+    try {
+      await Promise.race([this.pool.query('select 1'), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
