@@ -1,4 +1,5 @@
 import type { ChatCompletionChunk, ModelRequest, ModelResponse } from './api.js';
+import type { UpstreamConnector } from './upstream.js';
 
 /** What the caller presented; the authenticate stage turns it into a Principal. */
 export interface Credentials {
@@ -78,7 +79,7 @@ export interface RoutePlan {
   readonly modelId: string;
   readonly upstreamId: string;
   readonly upstreamModel: string;
-  readonly connector: import('./upstream.js').UpstreamConnector;
+  readonly connector: UpstreamConnector;
 }
 
 /**

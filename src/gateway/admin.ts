@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -22,7 +22,10 @@ export interface AdminOptions {
 export async function createAdminPlane(options: AdminOptions) {
   const { metrics, checks, logger } = options;
   const timeoutMs = options.checkTimeoutMs ?? 2000;
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
 
   app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
 

@@ -10,7 +10,6 @@ import {
   type ZtgateConfig,
 } from '../config/index.js';
 import type { Stages, UpstreamConnector } from '../core/index.js';
-import { startDemoIssuer, startDemoModel } from '../demo/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
 import { createAuthenticator } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
@@ -127,6 +126,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     let demoIssuer: string | undefined;
     let demoModelUrl: string | undefined;
     if (config.demo.enabled) {
+      // Loaded only in demo mode: a real deployment never loads the demo provider's code.
+      const { startDemoIssuer, startDemoModel } = await import('../demo/index.js');
       const issuer = await startDemoIssuer({
         home: paths.dir,
         port: config.demo.issuerPort,

@@ -1,12 +1,12 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ZtgateConfig } from '../config/index.js';
+import type { ZtError } from '../core/index.js';
 import {
   IngressError,
-  ZtError,
   errorBody,
   type ChatRequest,
   type Credentials,
@@ -75,9 +75,8 @@ export async function createDataPlane(options: DataPlaneOptions) {
 
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
-    requestIdLogLabel: 'requestId',
     bodyLimit: limits.bodyBytes,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,

@@ -15,7 +15,7 @@ import {
   type StreamScanner,
   type Usage,
 } from '../core/index.js';
-import { buildAuditEntry, type Outcome } from './audit-entry.js';
+import { buildAuditEntry } from './audit-entry.js';
 import type { GatewayMetrics } from './metrics.js';
 import { runStage, type StageTimeouts } from './stage-runner.js';
 
