@@ -173,8 +173,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (models.length === 0) logger.warn('no model is configured: every model request will be refused (404)');
 
     const metrics = new GatewayMetrics(options.processMetrics ?? true);
-    const watch = createWatchChannel(10_000, (err) =>
-      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'watch listener failed'),
+    const watch = createWatchChannel(
+      10_000,
+      (err) =>
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'watch listener failed'),
+      () => metrics.watchDropped.inc(),
     );
     const built: Stages = {
       authenticate: createAuthenticator({

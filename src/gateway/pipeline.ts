@@ -253,14 +253,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     } catch {
       // a broken scanner has already failed the stream; the record still goes in
     }
-    const entry = buildAuditEntry(ctx, { phase: 'complete', ...outcome, usage, answerSha256, findings });
+    recordAfterRelease(
+      buildAuditEntry(ctx, { phase: 'complete', ...outcome, usage, answerSha256, findings }),
+    );
+  }
+
+  /** Records what happened after the answer (or refusal) went out: failures are counted and logged. */
+  function recordAfterRelease(entry: AuditEntry): void {
     record(entry).then(
-      () => watch('request.completed', entry),
+      () => watch(entry.phase === 'refused' ? 'request.refused' : 'request.completed', entry),
       (err: unknown) => {
-        metrics.auditFailures.inc({ phase: 'complete' });
+        metrics.auditFailures.inc({ phase: entry.phase });
         logger.error(
-          { requestId: ctx.id, code: asStageError('record', err).code },
-          'stream completion not recorded',
+          { requestId: entry.requestId, code: asStageError('record', err).code },
+          `${entry.phase} record not written`,
         );
       },
     );
@@ -269,17 +275,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   function refused(ctx: RequestContext, err: ZtError): void {
     // Unauthenticated noise is counted in metrics and logs, not written to the audit store.
     if (!ctx.principal) return;
-    const entry = buildAuditEntry(ctx, { phase: 'refused', status: err.status, errorCode: err.code });
-    record(entry).then(
-      () => watch('request.refused', entry),
-      (recordErr: unknown) => {
-        metrics.auditFailures.inc({ phase: 'refused' });
-        logger.error(
-          { requestId: ctx.id, code: asStageError('record', recordErr).code },
-          'refusal not recorded',
-        );
-      },
-    );
+    recordAfterRelease(buildAuditEntry(ctx, { phase: 'refused', status: err.status, errorCode: err.code }));
   }
 
   return { authenticate, complete, stream, refused };

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { AuditEntry, AuditReceipt } from '../core/index.js';
+import { pageOf, type Migration } from './shared.js';
 import type { AuditQuery, AuditRecord, AuditRepository, Store } from './types.js';
 
 /** Options for {@link PostgresStore}. */
@@ -16,11 +17,6 @@ export interface PostgresStoreOptions {
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
-interface Migration {
-  readonly version: number;
-  readonly sql: string;
-}
 
 /** Numbered, append-only: never edit a shipped migration, add a new one. */
 const MIGRATIONS: readonly Migration[] = [
@@ -44,16 +40,6 @@ const MIGRATIONS: readonly Migration[] = [
 ];
 
 type Row = { seq: string; stored_at: string; entry: string };
-
-/** Clamps paging input to the documented range (default 100, at most 1000, never negative). */
-function pageOf(query: AuditQuery): { afterSeq: number; limit: number } {
-  const after = Math.floor(query.afterSeq ?? 0);
-  const limit = Math.floor(query.limit ?? 100);
-  return {
-    afterSeq: Number.isFinite(after) ? Math.max(0, after) : 0,
-    limit: Number.isNaN(limit) ? 100 : Math.min(1000, Math.max(0, limit)),
-  };
-}
 
 /** Runs `work` in one transaction on one pooled connection. */
 async function inTransaction<T>(pool: pg.Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {

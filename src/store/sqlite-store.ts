@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { AuditEntry, AuditReceipt } from '../core/index.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { WriterRow } from './sqlite-writer-protocol.js';
+import { pageOf, type Migration } from './shared.js';
 import type { AuditQuery, AuditRecord, AuditRepository, Store } from './types.js';
 
 /** Options for {@link SqliteStore}. */
@@ -12,11 +13,6 @@ export interface SqliteStoreOptions {
   readonly path: string;
   /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
-}
-
-interface Migration {
-  readonly version: number;
-  readonly sql: string;
 }
 
 /** Numbered, append-only: never edit a shipped migration, add a new one. */
@@ -46,16 +42,6 @@ interface Statements {
   readonly count: Database.Statement<[], number>;
   /** Keyed by which filters are present: `${byRequest}${byPrincipal}` as 0/1. */
   readonly list: ReadonlyMap<string, Database.Statement<unknown[], Row>>;
-}
-
-/** Clamps paging input; a negative SQLite LIMIT would mean "no limit", so never pass one through. */
-function pageOf(query: AuditQuery): { afterSeq: number; limit: number } {
-  const after = Math.floor(query.afterSeq ?? 0);
-  const limit = Math.floor(query.limit ?? 100);
-  return {
-    afterSeq: Number.isFinite(after) ? Math.max(0, after) : 0,
-    limit: Number.isNaN(limit) ? 100 : Math.min(1000, Math.max(0, limit)),
-  };
 }
 
 function prepare(db: Database.Database): Statements {
@@ -154,11 +140,13 @@ export class SqliteStore implements Store {
     // Prepared on first use: the tables they name exist only once migrate() has run.
     this.audit = new SqliteAudit(
       () => (this.statements ??= prepare(this.db)),
-      () => {
-        if (this.path === ':memory:' || !this.db.open) return undefined;
-        return (this.writer ??= new SqliteWriter(this.path, this.busyTimeoutMs));
-      },
+      () => this.#writer(),
     );
+  }
+
+  #writer(): SqliteWriter | undefined {
+    if (this.path === ':memory:' || !this.db.open) return undefined;
+    return (this.writer ??= new SqliteWriter(this.path, this.busyTimeoutMs));
   }
 
   async migrate(): Promise<void> {
@@ -184,6 +172,10 @@ export class SqliteStore implements Store {
         record.run(migration.version, new Date().toISOString());
       }
     }).immediate();
+    // Start the writer thread now, so that the first request does not wait for it and a thread
+    // that cannot start stops the start instead of the first request.
+    const writer = this.#writer();
+    if (writer) await writer.ready;
   }
 
   async ping(): Promise<void> {

@@ -11,4 +11,5 @@ export type WriterResponse =
       readonly results: readonly { readonly id: number; readonly seqs: readonly number[] }[];
     }
   | { readonly type: 'failed'; readonly ids: readonly number[]; readonly message: string }
+  | { readonly type: 'ready' }
   | { readonly type: 'closed' };

@@ -20,6 +20,8 @@ const commit = db.transaction((rows: readonly WriterRow[]) =>
   rows.map((row) => Number(insert.run(...row).lastInsertRowid)),
 );
 
+port.postMessage({ type: 'ready' } satisfies WriterResponse);
+
 let queue: { id: number; rows: readonly WriterRow[] }[] = [];
 let scheduled = false;
 let closeRequested = false;

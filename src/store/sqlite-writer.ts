@@ -34,11 +34,16 @@ export class SqliteWriter {
   #dead: Error | undefined;
   #closed: Promise<void> | undefined;
   #onClosed: (() => void) | undefined;
+  /** Resolves once the thread has opened the database and prepared its statements. */
+  readonly ready: Promise<void>;
+  #onReady: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   constructor(path: string, busyTimeoutMs: number) {
+    this.ready = new Promise((resolve, reject) => (this.#onReady = { resolve, reject }));
+    this.ready.catch(() => undefined);
     this.#worker = startWorker({ path, busyTimeoutMs });
-    // Referenced only while appends are in flight, so an idle store never keeps the process alive.
-    this.#worker.unref();
+    // Referenced only while starting and while appends are in flight, so an idle store never
+    // keeps the process alive.
     this.#worker.on('message', (message: WriterResponse) => this.#onMessage(message));
     this.#worker.on('error', (err) => this.#fail(err));
     this.#worker.on('exit', () => this.#fail(new Error('the audit writer thread stopped')));
@@ -88,12 +93,16 @@ export class SqliteWriter {
         this.#pending.delete(id);
       }
     }
-    if (message.type === 'closed') this.#onClosed?.();
+    if (message.type === 'ready') {
+      this.#onReady?.resolve();
+      if (this.#pending.size === 0) this.#worker.unref();
+    } else if (message.type === 'closed') this.#onClosed?.();
     else if (this.#pending.size === 0) this.#worker.unref();
   }
 
   #fail(err: Error): void {
     this.#dead ??= err;
+    this.#onReady?.reject(this.#dead);
     for (const p of this.#pending.values()) p.reject(this.#dead);
     this.#pending.clear();
   }

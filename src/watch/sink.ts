@@ -18,6 +18,7 @@ export interface WatchChannel {
 export function createWatchChannel(
   capacity = 10_000,
   onListenerError: (err: unknown) => void = () => {},
+  onDrop: () => void = () => {},
 ): WatchChannel {
   const queue: WatchEvent[] = [];
   const listeners = new Set<WatchListener>();
@@ -42,6 +43,7 @@ export function createWatchChannel(
     sink(event) {
       if (queue.length >= capacity) {
         dropped++;
+        onDrop();
         return;
       }
       queue.push(event);
