@@ -42,6 +42,7 @@ interface Scope {
 }
 
 const DRAIN_LIMIT = 64 * 1024;
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 /** Failures that happen before a single request byte is written (connect, DNS, TLS): safe to retry. */
 const NOT_SENT =
   /^(E(CONNREFUSED|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL)|UND_ERR_CONNECT_TIMEOUT)$/;
@@ -199,6 +200,8 @@ export function createOpenAiCompatibleConnector(
     connect: { timeout: opts.connectTimeoutMs, ...(opts.caPem ? { ca: opts.caPem } : {}) },
     headersTimeout: opts.headersTimeoutMs,
     bodyTimeout: opts.bodyTimeoutMs,
+    // Bounds memory against a runaway upstream (whole answers and whole streams alike).
+    maxResponseSize: MAX_RESPONSE_BYTES,
   });
 
   /** One attempt; resolves with the body of a 2xx answer. A query in the base URL (Azure's api-version) is kept. */
