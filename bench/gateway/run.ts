@@ -48,6 +48,7 @@ interface Variant {
   readonly storeUrl: string;
 }
 /** The default (durable SQLite) and, for comparison, a store that never waits for the disk. */
+const BARE = 'bare Node.js hop (reference, no pipeline)';
 const VARIANTS: readonly Variant[] = [
   { name: 'ztgate (SQLite, fsync per commit)', storeUrl: 'sqlite:ztgate.db' },
   { name: 'ztgate (in-memory store, no fsync)', storeUrl: 'sqlite::memory:' },
@@ -120,6 +121,30 @@ try {
   const rssMb = new Map<string, number>();
   await drive(undefined, 200, 3); // warm-up
   for (const rate of rates) results.set(`direct@${rate}`, await drive(undefined, rate, seconds));
+
+  // Reference: the bare cost of one more HTTP hop in Node.js on this machine.
+  const bare = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/gateway/bare-proxy.ts'), stubOrigin],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(bare);
+  const bareUrl = (await waitFor(bare, /bare proxy listening on (\S+)\n/))[1]!;
+  const bareDrive = (rate: number, secs: number): Promise<LoadResult> =>
+    runAtFixedRate({
+      origin: bareUrl,
+      path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json' },
+      body: directBody,
+      rate,
+      seconds: secs,
+      connections,
+    });
+  await bareDrive(200, 3);
+  for (const rate of rates) results.set(`${BARE}@${rate}`, await bareDrive(rate, seconds));
+  bare.kill('SIGTERM');
   for (const variant of VARIANTS) {
     const vhome = join(home, variant.storeUrl.includes('memory') ? 'memory' : 'durable');
     await mkdir(vhome, { recursive: true, mode: 0o700 });
@@ -137,12 +162,12 @@ try {
     rows.push(
       `| ${rate} | direct | ${(direct.sent / direct.seconds).toFixed(0)} | ${direct.ok} | ${direct.errors} | ${fmt(d50)} | ${fmt(d99)} | | |`,
     );
-    for (const variant of VARIANTS) {
-      const r = results.get(`${variant.name}@${rate}`)!;
+    for (const name of [BARE, ...VARIANTS.map((v) => v.name)]) {
+      const r = results.get(`${name}@${rate}`)!;
       const z50 = percentile(r.latencies, 50);
       const z99 = percentile(r.latencies, 99);
       rows.push(
-        `| ${rate} | ${variant.name} | ${(r.sent / r.seconds).toFixed(0)} | ${r.ok} | ${r.errors} | ${fmt(z50)} | ${fmt(z99)} | ${fmt(z50 - d50)} | ${fmt(z99 - d99)} |`,
+        `| ${rate} | ${name} | ${(r.sent / r.seconds).toFixed(0)} | ${r.ok} | ${r.errors} | ${fmt(z50)} | ${fmt(z99)} | ${fmt(z50 - d50)} | ${fmt(z99 - d99)} |`,
       );
     }
   }
