@@ -118,6 +118,7 @@ export async function createDataPlane(options: DataPlaneOptions) {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // Runs for hijacked (streamed) replies too, once their raw response finishes.
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, status: reply.statusCode });
@@ -187,17 +188,11 @@ export async function createDataPlane(options: DataPlaneOptions) {
           { principal: ctx.principal?.id, model: ctx.route?.modelId, stream: true },
           'stream served',
         );
-        metrics.requests.inc({ route: '/v1/chat/completions', status: reply.raw.statusCode });
-        metrics.requestDuration.observe(
-          { route: '/v1/chat/completions' },
-          (performance.now() - ctx.startedAt) / 1000,
-        );
       } catch (err) {
         // Refused before the head was sent: an ordinary error response.
         const zt = toZtError(err);
         pipeline.refused(ctx, zt);
         logRefusal(request, zt);
-        metrics.requests.inc({ route: '/v1/chat/completions', status: zt.status });
         if (!reply.raw.headersSent) {
           reply.raw.writeHead(zt.status, { 'content-type': 'application/json', 'x-request-id': request.id });
           reply.raw.end(JSON.stringify(errorBody(zt)));

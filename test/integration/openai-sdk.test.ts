@@ -121,4 +121,17 @@ describe('OpenAI SDK, unchanged, against ztgate in demo mode', () => {
         (err.error as { code?: string }).code === 'unauthenticated',
     );
   });
+
+  it('counts each request once in the metrics, streamed ones included', async () => {
+    const metrics = await (await fetch(`${t.gw.adminUrl}/metrics`)).text();
+    const count = (status: number) =>
+      Number(
+        new RegExp(
+          `ztgate_http_requests_total\\{route="/v1/chat/completions",status="${status}"\\} (\\d+)`,
+        ).exec(metrics)?.[1] ?? 0,
+      );
+    assert.equal(count(200), 3, 'one plain and two streamed chat completions');
+    assert.equal(count(404), 1);
+    assert.equal(count(401), 1);
+  });
 });
