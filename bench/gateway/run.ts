@@ -1,6 +1,6 @@
 // bench/gateway: pass-through latency and throughput of ztgate versus the upstream alone.
 //   npm run bench:gateway [-- --seconds 20 --rates 200,1000]
-// Starts a stub OpenAI-compatible upstream and ztgate (each in its own process), drives both at
+// Starts a fake OpenAI-compatible upstream and ztgate (each in its own process), drives both at
 // fixed rates with a 2 KB prompt, and prints RPS and p50/p99 direct vs. through ztgate, the
 // added latency, and ztgate's peak RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -54,7 +54,7 @@ const VARIANTS: readonly Variant[] = [
   { name: 'ztgate (in-memory store, no fsync)', storeUrl: 'sqlite::memory:' },
 ];
 
-async function startGateway(home: string, variant: Variant, stubUrl: string, issuerUrl: string) {
+async function startGateway(home: string, variant: Variant, upstreamUrl: string, issuerUrl: string) {
   await writeFile(
     join(home, 'ztgate.yaml'),
     `server: { port: 0, adminPort: 0 }
@@ -64,9 +64,9 @@ identity:
   issuers:
     - { issuer: "${issuerUrl}", audience: ztgate, algorithms: [ES256] }
 upstreams:
-  stub: { kind: openai-compatible, baseUrl: "${stubUrl}", retries: 0, maxConnections: ${connections} }
+  fake: { kind: openai-compatible, baseUrl: "${upstreamUrl}", retries: 0, maxConnections: ${connections} }
 models:
-  - { id: bench, upstream: stub, upstreamModel: stub-model }
+  - { id: bench, upstream: fake, upstreamModel: fake-model }
 `,
     { mode: 0o600 },
   );
@@ -82,26 +82,26 @@ const children: ChildProcess[] = [];
 try {
   const peers = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'bench/gateway/stub-process.ts'), join(home, 'peers')],
+    ['--import', 'tsx', join(ROOT, 'bench/gateway/peers-process.ts'), join(home, 'peers')],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
   children.push(peers);
-  const found = await waitFor(peers, /stub listening on (\S+)\nissuer listening on (\S+)\n/);
-  const stubUrl = found[1]!;
+  const found = await waitFor(peers, /upstream listening on (\S+)\nissuer listening on (\S+)\n/);
+  const upstreamUrl = found[1]!;
   const issuerUrl = found[2]!;
   const client = await readDemoClient(join(home, 'peers'));
   const { accessToken: token } = await requestDemoToken({ issuer: issuerUrl, ...client, user: 'bench' });
 
   const prompt = 'Summarise the following text. '.padEnd(2048, 'lorem ipsum dolor sit amet ');
   const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: prompt }] });
-  const directBody = JSON.stringify({ model: 'stub-model', messages: [{ role: 'user', content: prompt }] });
-  const stubOrigin = new URL(stubUrl).origin;
+  const directBody = JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: prompt }] });
+  const upstreamOrigin = new URL(upstreamUrl).origin;
 
   const drive = (origin: string | undefined, rate: number, secs: number): Promise<LoadResult> =>
     runAtFixedRate({
-      origin: origin ?? stubOrigin,
+      origin: origin ?? upstreamOrigin,
       path: '/v1/chat/completions',
       headers: origin
         ? { 'content-type': 'application/json', authorization: `Bearer ${token}` }
@@ -125,7 +125,7 @@ try {
   // Reference: the bare cost of one more HTTP hop in Node.js on this machine.
   const bare = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'bench/gateway/bare-proxy.ts'), stubOrigin],
+    ['--import', 'tsx', join(ROOT, 'bench/gateway/bare-proxy.ts'), upstreamOrigin],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -148,7 +148,7 @@ try {
   for (const variant of VARIANTS) {
     const vhome = join(home, variant.storeUrl.includes('memory') ? 'memory' : 'durable');
     await mkdir(vhome, { recursive: true, mode: 0o700 });
-    const gateway = await startGateway(vhome, variant, stubUrl, issuerUrl);
+    const gateway = await startGateway(vhome, variant, upstreamUrl, issuerUrl);
     children.push(gateway.child);
     await drive(gateway.url, 200, 3); // warm-up: JIT, pools, token cache
     for (const rate of rates) results.set(`${variant.name}@${rate}`, await drive(gateway.url, rate, seconds));

@@ -1,7 +1,6 @@
 /**
  * DEMO ONLY: a loopback OpenAI-compatible "model" that answers by describing exactly what it
- * received, so a user can see what the model saw after the gateway's transforms. It is also
- * the stub upstream of the benchmark, so the request path stays lean.
+ * received, so a user can see what the model saw after the gateway's transforms.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -138,7 +137,7 @@ function chat(res: ServerResponse, body: Json, modelId: string): void {
     const last = { id, object: 'chat.completion.chunk', created, model: modelId, choices: [], usage: use };
     out += `data: ${JSON.stringify(last)}\n\n`;
   }
-  // One write: the events stay separate on the wire format, and the benchmark stub stays cheap.
+  // One write for the whole stream: the events stay separate on the wire, and it stays cheap.
   res.writeHead(200, SSE_HEADERS).end(`${out}data: [DONE]\n\n`);
 }
 

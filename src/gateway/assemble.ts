@@ -11,7 +11,7 @@ import {
 } from '../config/index.js';
 import type { Stages, UpstreamConnector } from '../core/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
-import { createAuthenticator } from '../identity/index.js';
+import { createAuthenticator, discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
 import { createDecider } from '../policy/index.js';
 import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
@@ -209,7 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ...issuers.map((iss) => ({
         name: `issuer:${iss.issuer}`,
         check: async (signal: AbortSignal) => {
-          const url = iss.jwksUri ?? `${iss.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+          const url = iss.jwksUri ?? discoveryUrl(iss.issuer);
           const res = await fetch(url, { signal, redirect: 'error' });
           await res.body?.cancel();
           if (!res.ok) throw new Error(`issuer answered ${res.status}`);

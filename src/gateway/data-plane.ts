@@ -151,11 +151,12 @@ export async function createDataPlane(options: DataPlaneOptions) {
     transformations: [],
   });
 
-  const refuse = (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, err: unknown) => {
+  /** Maps, records and logs a refusal; the caller writes the response. */
+  const refusal = (request: FastifyRequest, ctx: RequestContext, err: unknown): ZtError => {
     const zt = toZtError(err);
     pipeline.refused(ctx, zt);
     logRefusal(request, zt);
-    return sendError(reply, zt);
+    return zt;
   };
 
   const complete = async (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext) => {
@@ -167,7 +168,7 @@ export async function createDataPlane(options: DataPlaneOptions) {
       );
       return reply.type('application/json').send(payload);
     } catch (err) {
-      return refuse(request, reply, ctx, err);
+      return sendError(reply, refusal(request, ctx, err));
     }
   };
 
@@ -190,9 +191,7 @@ export async function createDataPlane(options: DataPlaneOptions) {
         );
       } catch (err) {
         // Refused before the head was sent: an ordinary error response.
-        const zt = toZtError(err);
-        pipeline.refused(ctx, zt);
-        logRefusal(request, zt);
+        const zt = refusal(request, ctx, err);
         if (!reply.raw.headersSent) {
           reply.raw.writeHead(zt.status, { 'content-type': 'application/json', 'x-request-id': request.id });
           reply.raw.end(JSON.stringify(errorBody(zt)));

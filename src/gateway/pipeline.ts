@@ -130,8 +130,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const callOptions = { signal: clientSignal, requestId: ctx.id };
     let response: ModelResponse;
     if (request.route === 'chat.completions') {
-      const body: ChatRequest = { ...request.body, model: plan.upstreamModel, stream: false };
-      delete (body as { stream_options?: unknown }).stream_options;
+      // The connector sends it as a non-streamed call (stream: false, no stream_options).
+      const body: ChatRequest = { ...request.body, model: plan.upstreamModel };
       const answer = await callUpstream(plan, () => plan.connector.chat(body, callOptions));
       response = { route: 'chat.completions', body: { ...answer, model: plan.modelId } };
     } else {

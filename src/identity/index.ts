@@ -1,2 +1,3 @@
 export { createAuthenticator, type AuthenticatorOptions } from './authenticate.js';
 export { VerifiedTokenCache } from './token-cache.js';
+export { discoveryUrl } from './oidc-issuer.js';

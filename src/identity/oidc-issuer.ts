@@ -1,6 +1,11 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { IssuerConfig } from '../config/index.js';
 
+/** Where an issuer publishes its OpenID discovery document. */
+export function discoveryUrl(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+}
+
 /**
  * One trusted OIDC issuer: discovers its jwks_uri once (retrying after a failure), and verifies
  * tokens against its keys. jose's remote JWK set refetches on an unknown `kid` at most once per
@@ -27,8 +32,7 @@ export class TrustedIssuer {
   async #discover(): Promise<JWTVerifyGetKey> {
     let jwksUri = this.config.jwksUri;
     if (!jwksUri) {
-      const base = this.config.issuer.replace(/\/$/, '');
-      const res = await fetch(`${base}/.well-known/openid-configuration`, {
+      const res = await fetch(discoveryUrl(this.config.issuer), {
         signal: AbortSignal.timeout(this.#timeoutMs),
         redirect: 'error',
       });

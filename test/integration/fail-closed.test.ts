@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STAGE_FAILURE_CODE, type Stages, type StageName } from '../../src/core/index.js';
-import { startStubUpstream, STUB_ANSWER, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startFakeUpstream, FAKE_ANSWER, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 /**
@@ -49,7 +49,7 @@ pipeline:
 `;
 
 async function withGateway(
-  stub: StubUpstream,
+  fake: FakeUpstream,
   overrides: Partial<Stages>,
   run: (t: TestGateway, token: string) => Promise<void>,
 ): Promise<void> {
@@ -57,9 +57,9 @@ async function withGateway(
     stageOverrides: overrides,
     yaml: `${TIMEOUTS}
 upstreams:
-  stub: { kind: openai-compatible, baseUrl: "${stub.url}", retries: 0 }
+  fake: { kind: openai-compatible, baseUrl: "${fake.url}", retries: 0 }
 models:
-  - { id: m, upstream: stub, upstreamModel: stub-model }
+  - { id: m, upstream: fake, upstreamModel: fake-model }
 `,
   });
   try {
@@ -81,18 +81,18 @@ async function post(t: TestGateway, token: string, path: string, body: object) {
 const CHAT = { model: 'm', messages: [{ role: 'user', content: 'hello' }] };
 
 describe('fail closed, stage by stage', () => {
-  let stub: StubUpstream;
+  let fake: FakeUpstream;
   before(async () => {
-    stub = await startStubUpstream();
+    fake = await startFakeUpstream();
   });
-  after(() => stub.close());
+  after(() => fake.close());
 
   const before_upstream: StageName[] = ['authenticate', 'inspect', 'decide', 'transform', 'route'];
   for (const stage of before_upstream) {
     for (const mode of ['throws', 'hangs'] as const) {
       it(`${stage} ${mode}: refused with ${STAGE_FAILURE_CODE[stage]}, upstream never called`, async () => {
-        await withGateway(stub, faulty(stage, mode), async (t, token) => {
-          const before = stub.total();
+        await withGateway(fake, faulty(stage, mode), async (t, token) => {
+          const before = fake.total();
           for (const body of [CHAT, { ...CHAT, stream: true }]) {
             const res = await post(t, token, '/v1/chat/completions', body);
             assert.equal(res.status, 503, res.text);
@@ -102,7 +102,7 @@ describe('fail closed, stage by stage', () => {
           }
           const emb = await post(t, token, '/v1/embeddings', { model: 'm', input: 'x' });
           assert.equal(emb.status, 503);
-          assert.equal(stub.total(), before, 'the upstream must not be called');
+          assert.equal(fake.total(), before, 'the upstream must not be called');
         });
       });
     }
@@ -111,7 +111,7 @@ describe('fail closed, stage by stage', () => {
   for (const stage of ['scan_output', 'record'] as const) {
     for (const mode of ['throws', 'hangs'] as const) {
       it(`${stage} ${mode}: refused with ${STAGE_FAILURE_CODE[stage]}, the answer is not released`, async () => {
-        await withGateway(stub, faulty(stage, mode), async (t, token) => {
+        await withGateway(fake, faulty(stage, mode), async (t, token) => {
           for (const body of [CHAT, { ...CHAT, stream: true }]) {
             const res = await post(t, token, '/v1/chat/completions', body);
             assert.equal(res.status, 503, res.text);
@@ -119,7 +119,7 @@ describe('fail closed, stage by stage', () => {
               (JSON.parse(res.text) as { error: { code: string } }).error.code,
               STAGE_FAILURE_CODE[stage],
             );
-            assert.ok(!res.text.includes('forty-two') && !res.text.includes(STUB_ANSWER.slice(0, 15)));
+            assert.ok(!res.text.includes('forty-two') && !res.text.includes(FAKE_ANSWER.slice(0, 15)));
           }
         });
       });
@@ -136,13 +136,13 @@ describe('fail closed, stage by stage', () => {
         bundleDigest: 'x',
       }),
     };
-    await withGateway(stub, deny, async (t, token) => {
-      const before = stub.total();
+    await withGateway(fake, deny, async (t, token) => {
+      const before = fake.total();
       const res = await post(t, token, '/v1/chat/completions', CHAT);
       assert.equal(res.status, 403);
       assert.equal((JSON.parse(res.text) as { error: { code: string } }).error.code, 'policy_denied');
       assert.doesNotMatch(res.text, /secret-policy-name/);
-      assert.equal(stub.total(), before);
+      assert.equal(fake.total(), before);
     });
   });
 
@@ -156,17 +156,17 @@ describe('fail closed, stage by stage', () => {
         bundleDigest: 'x',
       }),
     };
-    await withGateway(stub, odd, async (t, token) => {
-      const before = stub.total();
+    await withGateway(fake, odd, async (t, token) => {
+      const before = fake.total();
       const res = await post(t, token, '/v1/chat/completions', CHAT);
       assert.equal(res.status, 403);
-      assert.equal(stub.total(), before);
+      assert.equal(fake.total(), before);
     });
   });
 
   it('a watch sink that throws does not affect the answer', async () => {
     await withGateway(
-      stub,
+      fake,
       {
         watch: () => {
           throw new Error('watcher broke');
@@ -181,7 +181,7 @@ describe('fail closed, stage by stage', () => {
   });
 
   it('the store failing makes the record stage refuse (real store closed under the gateway)', async () => {
-    await withGateway(stub, {}, async (t, token) => {
+    await withGateway(fake, {}, async (t, token) => {
       const ok = await post(t, token, '/v1/chat/completions', CHAT);
       assert.equal(ok.status, 200);
       await t.gw.store.close();

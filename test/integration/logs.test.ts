@@ -1,26 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { startStubUpstream, STUB_ANSWER, type StubUpstream } from '../helpers/stub-upstream.js';
+import { startFakeUpstream, FAKE_ANSWER, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 /** Prompt text, answers, tokens and secrets never reach the logs; every request line has an id. */
 describe('logs', () => {
   const UPSTREAM_KEY = 'sk-upstream-SECRET-7f3a9c2e1b';
   const PROMPT = 'My card is 4111-1111-1111-1111 and my password is hunter2-PROMPT-MARKER';
-  let stub: StubUpstream;
+  let fake: FakeUpstream;
   let t: TestGateway;
   let token: string;
 
   before(async () => {
-    stub = await startStubUpstream();
+    fake = await startFakeUpstream();
     t = await startTestGateway({
-      env: { STUB_KEY: UPSTREAM_KEY },
+      env: { UPSTREAM_KEY_REF: UPSTREAM_KEY },
       yaml: `
 upstreams:
-  stub: { kind: openai-compatible, baseUrl: "${stub.url}", apiKey: "env:STUB_KEY", retries: 0 }
+  fake: { kind: openai-compatible, baseUrl: "${fake.url}", apiKey: "env:UPSTREAM_KEY_REF", retries: 0 }
 models:
-  - { id: m, upstream: stub, upstreamModel: stub-model }
+  - { id: m, upstream: fake, upstreamModel: fake-model }
 `,
     });
     token = await t.token('carol');
@@ -44,7 +44,7 @@ models:
   });
   after(async () => {
     await t.close();
-    await stub.close();
+    await fake.close();
   });
 
   it('logs something for each request (the test is not vacuous)', () => {
@@ -61,7 +61,7 @@ models:
       PROMPT,
       'hunter2-PROMPT-MARKER',
       '4111-1111-1111-1111',
-      STUB_ANSWER,
+      FAKE_ANSWER,
       'forty-two',
       token,
       token.split('.')[2]!,

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface StubUpstream {
+export interface FakeUpstream {
   readonly url: string;
   /** Requests received per path. */
   readonly calls: Map<string, number>;
@@ -9,10 +9,10 @@ export interface StubUpstream {
   close(): Promise<void>;
 }
 
-export const STUB_ANSWER = 'The stub model answers: forty-two.';
+export const FAKE_ANSWER = 'The fake model answers: forty-two.';
 
 function chat(res: ServerResponse, body: { stream?: boolean }): void {
-  const base = { id: 'chatcmpl-stub', created: 1700000000, model: 'stub-model' };
+  const base = { id: 'chatcmpl-fake', created: 1700000000, model: 'fake-model' };
   const usage = { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 };
   if (!body.stream) {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -20,7 +20,7 @@ function chat(res: ServerResponse, body: { stream?: boolean }): void {
       JSON.stringify({
         ...base,
         object: 'chat.completion',
-        choices: [{ index: 0, message: { role: 'assistant', content: STUB_ANSWER }, finish_reason: 'stop' }],
+        choices: [{ index: 0, message: { role: 'assistant', content: FAKE_ANSWER }, finish_reason: 'stop' }],
         usage,
       }),
     );
@@ -30,14 +30,14 @@ function chat(res: ServerResponse, body: { stream?: boolean }): void {
   const chunk = (delta: object, finish: string | null) =>
     `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   res.write(chunk({ role: 'assistant', content: '' }, null));
-  for (const word of STUB_ANSWER.split(' ')) res.write(chunk({ content: `${word} ` }, null));
+  for (const word of FAKE_ANSWER.split(' ')) res.write(chunk({ content: `${word} ` }, null));
   res.write(chunk({}, 'stop'));
   res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
   res.end('data: [DONE]\n\n');
 }
 
 /** A minimal OpenAI-compatible upstream that counts the requests it receives. */
-export async function startStubUpstream(): Promise<StubUpstream> {
+export async function startFakeUpstream(): Promise<FakeUpstream> {
   const calls = new Map<string, number>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -55,14 +55,14 @@ export async function startStubUpstream(): Promise<StubUpstream> {
           JSON.stringify({
             object: 'list',
             data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }],
-            model: 'stub-model',
+            model: 'fake-model',
             usage: { prompt_tokens: 1, total_tokens: 1 },
           }),
         );
       }
       if (path === '/v1/models') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model' }] }));
+        return res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake-model', object: 'model' }] }));
       }
       res.writeHead(404).end();
     });
