@@ -1,5 +1,7 @@
 import { UsageError } from './args.js';
 import { CONFIG_USAGE, configCommand } from './config-check.js';
+import { KEYS_USAGE, keysCommand } from './keys.js';
+import { SECRET_USAGE, secretCommand } from './secret.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { UP_USAGE, up } from './up.js';
 
@@ -7,6 +9,8 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   up,
   token,
   config: configCommand,
+  keys: keysCommand,
+  secret: secretCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -16,6 +20,10 @@ ${UP_USAGE}
 ${TOKEN_USAGE}
 
 ${CONFIG_USAGE}
+
+${KEYS_USAGE}
+
+${SECRET_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */

@@ -7,7 +7,7 @@ export {
   type UpstreamConfig,
   type ZtgateConfig,
 } from './schema.js';
-export { resolveSecret } from './secrets.js';
+export { resolveSecret, type Unsealer } from './secrets.js';
 export {
   CONFIG_FILE,
   defaultHome,

@@ -77,6 +77,15 @@ function crossCheck(config: ZtgateConfig): string[] {
       problems.push(`models[${i}].upstream: no upstream named "${model.upstream}" in upstreams`);
     }
   });
+  if (config.keys.provider === 'pkcs11' && !config.keys.pkcs11) {
+    problems.push('keys.pkcs11: required when keys.provider is pkcs11');
+  }
+  if (config.keys.pkcs11 && (config.keys.pkcs11.tokenLabel === undefined) === (config.keys.pkcs11.slot === undefined)) {
+    problems.push('keys.pkcs11: give exactly one of tokenLabel and slot');
+  }
+  if (config.keys.provider === 'vault-transit' && !config.keys.vault) {
+    problems.push('keys.vault: required when keys.provider is vault-transit');
+  }
   const issuers = new Set<string>();
   config.identity.issuers.forEach((iss, i) => {
     if (issuers.has(iss.issuer)) problems.push(`identity.issuers[${i}].issuer: duplicate issuer`);

@@ -10,10 +10,32 @@ const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().min(1).max(3_600_000);
 const host = z.string().min(1).max(253);
 
-/** A secret is never written in the config itself: `env:NAME` or `file:PATH`. */
-export const secretRef = z
+/**
+ * A secret the key provider itself needs (its PIN, its token): `env:NAME` or `file:PATH`, never
+ * `sealed:` (sealed values are opened by the key provider).
+ */
+export const bootstrapSecretRef = z
   .string()
   .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be a secret reference: env:NAME or file:PATH');
+
+/**
+ * A secret is never written in the config itself: `env:NAME`, `file:PATH`, or
+ * `sealed:<key-id>:<ciphertext>` (made by `ztgate secret seal`).
+ */
+export const secretRef = z
+  .string()
+  .regex(
+    /^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+|sealed:[a-z0-9][a-z0-9-]{0,62}@[1-9][0-9]{0,8}:[A-Za-z0-9_-]{40,})$/,
+    'must be a secret reference: env:NAME, file:PATH or sealed:<key-id>:<ciphertext>',
+  );
+
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration such as `90d`, `12h`, `30m` or `45s`, in milliseconds. */
+const duration = z
+  .string()
+  .regex(/^[1-9][0-9]{0,5}[smhd]$/, 'must be a duration such as 90d, 12h, 30m or 45s')
+  .transform((text) => Number(text.slice(0, -1)) * DURATION_UNITS_MS[text.slice(-1) as keyof typeof DURATION_UNITS_MS]);
 
 const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -156,6 +178,65 @@ const demo = z
   })
   .prefault({});
 
+const keyName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a key name: a-z, 0-9 and dashes');
+
+const keys = z
+  .strictObject({
+    /** Where keys live: `local` (sealed file; one node or development), `pkcs11` (HSM), `vault-transit`. */
+    provider: z.enum(['local', 'pkcs11', 'vault-transit']).default('local'),
+    local: z
+      .strictObject({
+        /** Master key file (relative to home), used when ZTGATE_MASTER_KEY is not set. */
+        masterKeyFile: z.string().min(1).default('keys/master.key'),
+      })
+      .prefault({}),
+    pkcs11: z
+      .strictObject({
+        module: z.string().min(1),
+        tokenLabel: z.string().min(1).max(32).optional(),
+        slot: z.number().int().min(0).optional(),
+        pin: bootstrapSecretRef,
+        labelPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,16}$/)
+          .default('ztgate'),
+      })
+      .optional(),
+    vault: z
+      .strictObject({
+        address: z.url(),
+        token: bootstrapSecretRef,
+        mount: z
+          .string()
+          .regex(/^[A-Za-z0-9_-][A-Za-z0-9_/-]{0,127}$/)
+          .default('transit'),
+        namespace: z.string().min(1).max(256).optional(),
+        ca: bootstrapSecretRef.optional(),
+        timeoutMs: positiveMs.default(5000),
+      })
+      .optional(),
+    dataKeyCache: z
+      .strictObject({
+        maxAgeMs: positiveMs.default(300_000),
+        maxUses: z.number().int().min(1).max(2 ** 32).default(100_000),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 40)
+          .default(2 ** 30),
+        maxEntries: z.number().int().min(0).max(1_000_000).default(1000),
+      })
+      .prefault({}),
+    rotation: z
+      .strictObject({
+        checkInterval: duration.default(3_600_000),
+        periods: z.record(keyName, duration).default({}),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 const logging = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -171,6 +252,7 @@ export const configSchema = z.strictObject({
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), upstream).default({}),
   models: z.array(modelEntry).default([]),
   pipeline: z.strictObject({ stageTimeoutsMs: stageTimeouts }).prefault({}),
+  keys,
   demo,
   logging,
 });
@@ -179,3 +261,4 @@ export type ZtgateConfig = z.infer<typeof configSchema>;
 export type UpstreamConfig = z.infer<typeof upstream>;
 export type IssuerConfig = z.infer<typeof issuer>;
 export type ModelConfig = z.infer<typeof modelEntry>;
+export type KeysConfig = z.infer<typeof keys>;

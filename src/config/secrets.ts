@@ -2,17 +2,35 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 
+/** Opens a `sealed:` reference found at config path `where` (the key layer's unsealSecret). */
+export type Unsealer = (ref: string, where: string) => Promise<string>;
+
 /**
- * Resolves a secret reference (`env:NAME` or `file:PATH`) to its value at start. The value is
- * returned to the caller only; it is never logged, and error messages name the reference, not
- * the value. Missing secrets stop the start (fail closed).
+ * Resolves a secret reference (`env:NAME`, `file:PATH` or `sealed:<key-id>:<ciphertext>`) to its
+ * value at start. The value is returned to the caller only; it is never logged, and error
+ * messages name the reference kind and key, not the value. Missing secrets stop the start (fail
+ * closed).
  */
 export async function resolveSecret(
   ref: string,
   where: string,
   home: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  unseal?: Unsealer,
 ): Promise<string> {
+  if (ref.startsWith('sealed:')) {
+    if (!unseal) throw new ConfigError([`${where}: a sealed secret cannot be opened here (no key provider)`]);
+    try {
+      return await unseal(ref, where);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      throw new ConfigError([
+        `${where}: the sealed secret cannot be opened (${typeof code === 'string' ? code : 'error'}): ${
+          err instanceof Error ? err.message : 'unknown error'
+        }`,
+      ]);
+    }
+  }
   if (ref.startsWith('env:')) {
     const name = ref.slice(4);
     const value = env[name];
@@ -35,5 +53,5 @@ export async function resolveSecret(
       ]);
     }
   }
-  throw new ConfigError([`${where}: not a secret reference (use env:NAME or file:PATH)`]);
+  throw new ConfigError([`${where}: not a secret reference (use env:NAME, file:PATH or sealed:…)`]);
 }

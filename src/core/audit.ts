@@ -7,8 +7,9 @@ export interface AuditEntry {
   /** ISO-8601 time the request arrived. */
   readonly time: string;
   /** `release`: written before the answer (or its first byte) goes out; `complete`: after a
-   *  stream ended; `refused`: the pipeline refused the request. */
-  readonly phase: 'release' | 'complete' | 'refused';
+   *  stream ended; `refused`: the pipeline refused the request; `control`: a control-plane
+   *  operation (for example a key rotation), with `target` naming what it acted on. */
+  readonly phase: 'release' | 'complete' | 'refused' | 'control';
   readonly action: string;
   readonly principalId: string | null;
   readonly authMethod: string | null;
@@ -30,6 +31,8 @@ export interface AuditEntry {
   /** SHA-256 (hex) of the canonical request body and of the answer, when there is one. */
   readonly promptSha256: string | null;
   readonly answerSha256: string | null;
+  /** Control-plane entries: the object acted on, for example `key:ledger-signing@3`. */
+  readonly target?: string;
 }
 
 /** Proof that an entry was stored. */

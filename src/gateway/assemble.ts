@@ -10,6 +10,7 @@ import {
   type ZtgateConfig,
 } from '../config/index.js';
 import type { Stages, UpstreamConnector } from '../core/index.js';
+import type { KeyManager } from '../keys/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
 import { createAuthenticator, discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
@@ -21,6 +22,7 @@ import { createAdminPlane, type ReadinessCheck } from './admin.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
+import { openKeyService, startKeyRotation, type KeyService } from './key-service.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -40,6 +42,7 @@ export interface RunningGateway {
   readonly demoModelUrl?: string;
   readonly store: Store;
   readonly bus: StateBus;
+  readonly keys: KeyManager;
   readonly metrics: GatewayMetrics;
   readonly paths: HomePaths;
   close(): Promise<void>;
@@ -64,11 +67,14 @@ async function connectorFor(
   upstream: UpstreamConfig,
   home: string,
   env: Readonly<Record<string, string | undefined>>,
+  keys: KeyService,
 ): Promise<UpstreamConnector> {
   const apiKey = upstream.apiKey
-    ? await resolveSecret(upstream.apiKey, `upstreams.${id}.apiKey`, home, env)
+    ? await resolveSecret(upstream.apiKey, `upstreams.${id}.apiKey`, home, env, keys.unseal)
     : undefined;
-  const caPem = upstream.ca ? await resolveSecret(upstream.ca, `upstreams.${id}.ca`, home, env) : undefined;
+  const caPem = upstream.ca
+    ? await resolveSecret(upstream.ca, `upstreams.${id}.ca`, home, env, keys.unseal)
+    : undefined;
   return createConnector(upstream.kind, id, {
     baseUrl: upstream.baseUrl,
     ...(apiKey === undefined ? {} : { apiKey }),
@@ -113,10 +119,28 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     closers.push(() => store.close());
     const bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
     closers.push(() => bus.close());
+    const keyService = await openKeyService({
+      config,
+      home: paths.dir,
+      env,
+      store,
+      bus,
+      authMethod: 'system',
+      logger,
+    });
+    closers.push(() => keyService.close());
+    const keys = keyService.keys;
+    if (keys.provider.kind === 'local') {
+      logger.warn({ keys: keys.provider.description }, 'the local key provider is for a single node or development');
+    } else {
+      logger.info({ keys: keys.provider.description }, 'key provider ready');
+    }
+    const stopRotation = startKeyRotation(keyService, config, bus, logger);
+    closers.push(async () => stopRotation());
 
     const connectors = new Map<string, UpstreamConnector>();
     for (const [id, upstream] of Object.entries(config.upstreams)) {
-      const connector = await connectorFor(id, upstream, paths.dir, env);
+      const connector = await connectorFor(id, upstream, paths.dir, env, keyService);
       connectors.set(id, connector);
       closers.push(() => connector.close());
     }
@@ -202,6 +226,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const checks: ReadinessCheck[] = [
       { name: `store:${store.kind}`, check: () => store.ping() },
       { name: `bus:${bus.kind}`, check: () => bus.ping() },
+      { name: `keys:${keys.provider.kind}`, check: () => keys.provider.ping() },
       ...[...connectors.values()].map((c) => ({
         name: `upstream:${c.id}`,
         check: (s: AbortSignal) => c.probe(s),
@@ -239,6 +264,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ...(demoModelUrl ? { demoModelUrl } : {}),
       store,
       bus,
+      keys,
       metrics,
       paths,
       close: closeAll,

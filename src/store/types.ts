@@ -24,6 +24,63 @@ export interface AuditRepository {
   count(): Promise<number>;
 }
 
+/** One stored envelope. `namespace` groups objects of one kind (for example `pseudonyms`). */
+export interface EncryptedObject {
+  readonly namespace: string;
+  readonly id: string;
+  /** Key-encryption key name and version that wrap this object's data key (from the envelope header). */
+  readonly keyName: string;
+  readonly keyVersion: number;
+  readonly envelope: Buffer;
+  /** ISO-8601 times. */
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * Durable storage of envelope-encrypted objects, for the key layer: a re-wrap job finds what an
+ * older key version still wraps and swaps envelopes without overwriting a concurrent writer, and
+ * a key version is counted before it is crypto-shredded.
+ *
+ * Namespaces, ids and key names are non-empty strings of at most 256 characters (no NUL, no lone
+ * surrogates); versions are positive integers. Names and ids order by their UTF-8 bytes in every
+ * implementation. Invalid input rejects with a TypeError that names the argument, never its value.
+ */
+export interface EncryptedObjectRepository {
+  /** Inserts or replaces (namespace, id). */
+  put(object: {
+    namespace: string;
+    id: string;
+    keyName: string;
+    keyVersion: number;
+    envelope: Buffer;
+  }): Promise<void>;
+  get(namespace: string, id: string): Promise<EncryptedObject | undefined>;
+  /** True when it existed. */
+  delete(namespace: string, id: string): Promise<boolean>;
+  /**
+   * Objects (any namespace) whose data key is wrapped under `keyName` at a version below `belowVersion`,
+   * ordered by (namespace, id), strictly after `after` when given; at most `limit` (default 100, max 1000).
+   */
+  listWrappedBelow(
+    keyName: string,
+    belowVersion: number,
+    options?: { after?: { namespace: string; id: string }; limit?: number },
+  ): Promise<readonly EncryptedObject[]>;
+  /**
+   * Replaces the envelope (and key version) only if the stored envelope still equals `expected`
+   * byte for byte; returns whether it replaced. Used by the re-wrap job.
+   */
+  replaceIfUnchanged(
+    namespace: string,
+    id: string,
+    expected: Buffer,
+    next: { keyVersion: number; envelope: Buffer },
+  ): Promise<boolean>;
+  /** How many objects each version of `keyName` wraps: { 1: 10, 3: 2 }. */
+  countByVersion(keyName: string): Promise<Readonly<Record<number, number>>>;
+}
+
 /**
  * Durable storage. SQLite (embedded default) and PostgreSQL (scale-out) implement the same
  * contract and pass the same contract tests.
@@ -31,6 +88,7 @@ export interface AuditRepository {
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly audit: AuditRepository;
+  readonly objects: EncryptedObjectRepository;
   /** Creates or upgrades the schema; idempotent; safe to run from several replicas at once. */
   migrate(): Promise<void>;
   /** Throws when the database does not answer (used by /readyz). */

@@ -5,6 +5,8 @@ export interface FakeUpstream {
   readonly url: string;
   /** Requests received per path. */
   readonly calls: Map<string, number>;
+  /** Called with the headers of each request the upstream receives. */
+  onRequest?: (headers: IncomingMessage['headers']) => void;
   total(): number;
   close(): Promise<void>;
 }
@@ -39,7 +41,9 @@ function chat(res: ServerResponse, body: { stream?: boolean }): void {
 /** A minimal OpenAI-compatible upstream that counts the requests it receives. */
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const calls = new Map<string, number>();
+  const fake: { onRequest?: (headers: IncomingMessage['headers']) => void } = {};
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url !== '/v1/models') fake.onRequest?.(req.headers);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -69,7 +73,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(fake, {
     url: `http://127.0.0.1:${port}/v1`,
     calls,
     total: () => [...calls.entries()].filter(([p]) => p !== '/v1/models').reduce((n, [, c]) => n + c, 0),
@@ -78,5 +82,5 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
 }

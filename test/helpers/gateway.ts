@@ -35,11 +35,13 @@ export interface TestGatewayOptions {
   readonly stageOverrides?: Partial<Stages>;
   readonly demo?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** An existing home to start in (removed on close); by default a fresh temp home. */
+  readonly home?: string;
 }
 
 /** Starts a whole gateway in this process on free loopback ports, in a fresh temp home. */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const home = await mkdtemp(join(tmpdir(), 'ztgate-test-'));
+  const home = options.home ?? (await mkdtemp(join(tmpdir(), 'ztgate-test-')));
   await ensureHome(home);
   const demo = options.demo ?? true;
   const yaml = `

@@ -113,7 +113,7 @@ function storeContract(name: string, traits: StoreTraits, makeFixture: () => Pro
         assert.ok(fixture.sql, 'shared fixtures provide sql');
         assert.deepEqual(
           await fixture.sql('race', 'select version from schema_migrations order by version'),
-          [{ version: 1 }],
+          [{ version: 1 }, { version: 2 }],
         );
       });
 
@@ -453,7 +453,10 @@ describe('SqliteStore file settings', () => {
       const db = new Database(join(dir, 'wal.db'), { readonly: true });
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.deepEqual(db.prepare('select version from schema_migrations').all(), [{ version: 1 }]);
+        assert.deepEqual(db.prepare('select version from schema_migrations').all(), [
+          { version: 1 },
+          { version: 2 },
+        ]);
       } finally {
         db.close();
       }
