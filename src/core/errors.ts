@@ -260,12 +260,19 @@ export function isZtError(err: unknown): err is ZtError {
   return err instanceof ZtError;
 }
 
+/** A thrown value for the log: its stable code (key errors and the like carry one) and message. */
+function describeCause(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+}
+
 /** Wraps anything a stage threw into that stage's typed failure. */
 export function asStageError(stage: StageName, err: unknown): ZtError {
   if (err instanceof ZtError) return err;
   return new ZtError(STAGE_FAILURE_CODE[stage], stage, {
     cause: err,
-    logDetail: err instanceof Error ? err.message : String(err),
+    logDetail: describeCause(err),
   });
 }
 

@@ -97,6 +97,13 @@ export async function openKeyService(options: KeyServiceOptions): Promise<KeySer
     env,
     resolveSecret: (ref, where) => resolveSecret(ref, where, home, env),
   });
+  try {
+    // A provider that cannot serve now stops the start, rather than the first request.
+    await provider.ping();
+  } catch (err) {
+    await provider.close().catch(() => undefined);
+    throw err;
+  }
   const keys = new KeyManager({
     provider,
     cache: config.keys.dataKeyCache,

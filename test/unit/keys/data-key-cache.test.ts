@@ -135,6 +135,13 @@ describe('data-key cache', () => {
     assert.equal((await gateway.decrypt(envelope, context)).toString(), 'data', 'within the interval: cached');
     now += 600;
     await rejectsWith(gateway.decrypt(envelope, context), 'key_destroyed');
+    // A provider that stops answering stops the cache too, within the same interval (fail closed).
+    const fresh = await gateway.encrypt('kek', Buffer.from('data'), context);
+    await gateway.decrypt(fresh, context);
+    await gateway.provider.close();
+    assert.equal((await gateway.decrypt(fresh, context)).toString(), 'data');
+    now += 1100;
+    await rejectsWith(gateway.decrypt(fresh, context), 'provider_closed');
     await gateway.close();
     await cli.close();
   });
