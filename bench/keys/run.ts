@@ -18,7 +18,12 @@ const { values } = parseArgs({ options: { ms: { type: 'string', default: '1500' 
 const budgetMs = Number(values.ms);
 
 const CACHE_OFF: DataKeyCacheLimits = { maxAgeMs: 1, maxUses: 1, maxBytes: 1, maxEntries: 0 };
-const CACHE_ON: DataKeyCacheLimits = { maxAgeMs: 300_000, maxUses: 100_000, maxBytes: 2 ** 30, maxEntries: 1000 };
+const CACHE_ON: DataKeyCacheLimits = {
+  maxAgeMs: 300_000,
+  maxUses: 100_000,
+  maxBytes: 2 ** 30,
+  maxEntries: 1000,
+};
 
 interface Row {
   provider: string;
@@ -35,7 +40,12 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** Runs `op` for the time budget (after a short warm-up) and summarises its latencies. */
-async function measure(provider: string, operation: string, bytes: number | null, op: (i: number) => Promise<unknown>): Promise<Row> {
+async function measure(
+  provider: string,
+  operation: string,
+  bytes: number | null,
+  op: (i: number) => Promise<unknown>,
+): Promise<Row> {
   for (let i = 0; i < 50; i++) await op(i);
   const samples: number[] = [];
   const start = performance.now();
@@ -71,11 +81,19 @@ async function benchProvider(name: string, open: () => Promise<KeyProvider>): Pr
       const context = (i: number) => ({ tenant: 'bench', recordId: `r${i}`, purpose: 'bench' });
       const reuse = { reuseDataKey: cache === CACHE_ON };
       const label = `${size / 1024} KB, ${cacheName}`;
-      rows.push(await measure(name, `encrypt ${label}`, size, (i) => keys.encrypt('bench-kek', payload, context(i), reuse)));
+      rows.push(
+        await measure(name, `encrypt ${label}`, size, (i) =>
+          keys.encrypt('bench-kek', payload, context(i), reuse),
+        ),
+      );
       const envelopes = await Promise.all(
         Array.from({ length: 64 }, (_, i) => keys.encrypt('bench-kek', payload, context(i), reuse)),
       );
-      rows.push(await measure(name, `decrypt ${label}`, size, (i) => keys.decrypt(envelopes[i % 64]!, context(i % 64))));
+      rows.push(
+        await measure(name, `decrypt ${label}`, size, (i) =>
+          keys.decrypt(envelopes[i % 64]!, context(i % 64)),
+        ),
+      );
     }
     if (cache === CACHE_ON) {
       for (const algorithm of ['ed25519', 'ecdsa-p256', 'ecdsa-p384'] as const) {
@@ -84,7 +102,9 @@ async function benchProvider(name: string, open: () => Promise<KeyProvider>): Pr
         const message = randomBytes(64);
         const { keyId, signature } = await keys.sign(key, message);
         rows.push(await measure(name, `sign ${algorithm}`, null, () => keys.sign(key, message)));
-        rows.push(await measure(name, `verify ${algorithm}`, null, () => keys.verify(keyId, message, signature)));
+        rows.push(
+          await measure(name, `verify ${algorithm}`, null, () => keys.verify(keyId, message, signature)),
+        );
       }
     }
     await keys.close();
@@ -96,10 +116,17 @@ function softHsm(): { modulePath: string; tokenLabel: string; pin: string; dir: 
   const dir = mkdtempSync(join(tmpdir(), 'ztgate-bench-hsm-'));
   mkdirSync(join(dir, 'tokens'));
   const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  writeFileSync(
+    conf,
+    `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`,
+  );
   process.env.SOFTHSM2_CONF = conf;
   const pin = randomBytes(8).toString('hex');
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--so-pin', pin, '--pin', pin], { stdio: 'pipe' });
+  execFileSync(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', 'bench', '--so-pin', pin, '--pin', pin],
+    { stdio: 'pipe' },
+  );
   return { modulePath: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'bench', pin, dir };
 }
 

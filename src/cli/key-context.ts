@@ -42,7 +42,8 @@ export async function openKeyContext(home: string | undefined): Promise<KeyConte
   });
   let bus: StateBus | undefined;
   try {
-    if (config.bus.url !== 'memory:') bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
+    if (config.bus.url !== 'memory:')
+      bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
     const service = await openKeyService({
       config,
       home: paths.dir,

@@ -75,7 +75,8 @@ export async function keysCommand(args: readonly string[]): Promise<number> {
       if (!algorithm || !KEY_ALGORITHMS.includes(algorithm)) {
         throw new UsageError(`--algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
       }
-      action = async ({ service, actor }) => print(describe(await service.keys.createKey(name, algorithm, actor)));
+      action = async ({ service, actor }) =>
+        print(describe(await service.keys.createKey(name, algorithm, actor)));
       break;
     }
     case 'rotate': {
@@ -99,13 +100,17 @@ export async function keysCommand(args: readonly string[]): Promise<number> {
     case 'destroy': {
       const ref = refArg(positionals);
       if (!values.yes) {
-        throw new UsageError('destroy is irreversible: add --yes to destroy the key version and all it protects');
+        throw new UsageError(
+          'destroy is irreversible: add --yes to destroy the key version and all it protects',
+        );
       }
       action = async ({ service, store, actor }) => {
         const counts = await store.objects.countByVersion(ref.name);
         const info = await service.keys.destroyVersion(ref, actor);
         const lost = counts[ref.version] ?? 0;
-        process.stdout.write(`destroyed ${ref.name}@${ref.version}; ${lost} stored object(s) under it are now unreadable\n`);
+        process.stdout.write(
+          `destroyed ${ref.name}@${ref.version}; ${lost} stored object(s) under it are now unreadable\n`,
+        );
         return print(describe(info));
       };
       break;

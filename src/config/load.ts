@@ -80,7 +80,10 @@ function crossCheck(config: ZtgateConfig): string[] {
   if (config.keys.provider === 'pkcs11' && !config.keys.pkcs11) {
     problems.push('keys.pkcs11: required when keys.provider is pkcs11');
   }
-  if (config.keys.pkcs11 && (config.keys.pkcs11.tokenLabel === undefined) === (config.keys.pkcs11.slot === undefined)) {
+  if (
+    config.keys.pkcs11 &&
+    (config.keys.pkcs11.tokenLabel === undefined) === (config.keys.pkcs11.slot === undefined)
+  ) {
     problems.push('keys.pkcs11: give exactly one of tokenLabel and slot');
   }
   if (config.keys.provider === 'vault-transit' && !config.keys.vault) {

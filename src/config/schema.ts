@@ -35,7 +35,9 @@ const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as
 const duration = z
   .string()
   .regex(/^[1-9][0-9]{0,5}[smhd]$/, 'must be a duration such as 90d, 12h, 30m or 45s')
-  .transform((text) => Number(text.slice(0, -1)) * DURATION_UNITS_MS[text.slice(-1) as keyof typeof DURATION_UNITS_MS]);
+  .transform(
+    (text) => Number(text.slice(0, -1)) * DURATION_UNITS_MS[text.slice(-1) as keyof typeof DURATION_UNITS_MS],
+  );
 
 const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -218,7 +220,12 @@ const keys = z
     dataKeyCache: z
       .strictObject({
         maxAgeMs: positiveMs.default(300_000),
-        maxUses: z.number().int().min(1).max(2 ** 32).default(100_000),
+        maxUses: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 32)
+          .default(100_000),
         maxBytes: z
           .number()
           .int()

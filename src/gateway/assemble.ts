@@ -131,7 +131,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     closers.push(() => keyService.close());
     const keys = keyService.keys;
     if (keys.provider.kind === 'local') {
-      logger.warn({ keys: keys.provider.description }, 'the local key provider is for a single node or development');
+      logger.warn(
+        { keys: keys.provider.description },
+        'the local key provider is for a single node or development',
+      );
     } else {
       logger.info({ keys: keys.provider.description }, 'key provider ready');
     }

@@ -112,10 +112,15 @@ export async function openKeyService(options: KeyServiceOptions): Promise<KeySer
     },
     onChange: (change) => {
       if (!bus) return;
-      const message = JSON.stringify({ kind: change.kind, keyId: `${change.keyId.name}@${change.keyId.version}` });
-      bus.publish(CHANGES_CHANNEL, message).catch((err: unknown) =>
-        logger?.error({ err: (err as Error).message }, 'could not announce a key change to other replicas'),
-      );
+      const message = JSON.stringify({
+        kind: change.kind,
+        keyId: `${change.keyId.name}@${change.keyId.version}`,
+      });
+      bus
+        .publish(CHANGES_CHANNEL, message)
+        .catch((err: unknown) =>
+          logger?.error({ err: (err as Error).message }, 'could not announce a key change to other replicas'),
+        );
     },
   });
   const closers: (() => Promise<unknown>)[] = [];
@@ -142,8 +147,16 @@ export async function openKeyService(options: KeyServiceOptions): Promise<KeySer
 }
 
 /** Starts automatic rotation per `keys.rotation`; with several replicas one rotates per round. */
-export function startKeyRotation(service: KeyService, config: ZtgateConfig, bus: StateBus, logger: Logger): () => void {
-  const policies = Object.entries(config.keys.rotation.periods).map(([name, periodMs]) => ({ name, periodMs }));
+export function startKeyRotation(
+  service: KeyService,
+  config: ZtgateConfig,
+  bus: StateBus,
+  logger: Logger,
+): () => void {
+  const policies = Object.entries(config.keys.rotation.periods).map(([name, periodMs]) => ({
+    name,
+    periodMs,
+  }));
   if (policies.length === 0) return () => undefined;
   const intervalMs = config.keys.rotation.checkInterval;
   return startRotationScheduler({
@@ -155,6 +168,7 @@ export function startKeyRotation(service: KeyService, config: ZtgateConfig, bus:
       if (rotated.length > 0) logger.info({ keys: rotated }, 'rotated keys whose period had passed');
       for (const f of failed) logger.error({ key: f.name, code: f.code }, 'scheduled key rotation failed');
     },
-    onError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'key rotation round failed'),
+    onError: (err) =>
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'key rotation round failed'),
   });
 }

@@ -51,7 +51,11 @@ export class DataKeyCache {
   }
 
   /** A usable entry for `id` that can take `bytes` more, counting this use; else undefined. */
-  take(side: 'encrypt' | 'decrypt', id: string, bytes: number): { dataKey: Buffer; wrapped: WrappedKey } | undefined {
+  take(
+    side: 'encrypt' | 'decrypt',
+    id: string,
+    bytes: number,
+  ): { dataKey: Buffer; wrapped: WrappedKey } | undefined {
     const map = this.sides[side];
     const entry = map.get(id);
     if (!entry) {
@@ -92,12 +96,16 @@ export class DataKeyCache {
 
   /** Wipes encrypt-side entries of a key under versions older than its primary. */
   wipeEncryptSideBelow(name: string, primaryVersion: number): void {
-    this.wipeWhere('encrypt', (e) => e.wrapped.keyId.name === name && e.wrapped.keyId.version < primaryVersion);
+    this.wipeWhere(
+      'encrypt',
+      (e) => e.wrapped.keyId.name === name && e.wrapped.keyId.version < primaryVersion,
+    );
   }
 
   /** Wipes every entry under one key version (disable, destroy). */
   wipeVersion(ref: KeyRef): void {
-    const match = (e: Entry): boolean => e.wrapped.keyId.name === ref.name && e.wrapped.keyId.version === ref.version;
+    const match = (e: Entry): boolean =>
+      e.wrapped.keyId.name === ref.name && e.wrapped.keyId.version === ref.version;
     this.wipeWhere('encrypt', match);
     this.wipeWhere('decrypt', match);
   }

@@ -13,7 +13,13 @@ export interface StoredEnvelope {
 
 /** What the Store's encrypted-object repository offers; `store.objects` satisfies it. */
 export interface EnvelopeRepository {
-  put(object: { namespace: string; id: string; keyName: string; keyVersion: number; envelope: Buffer }): Promise<void>;
+  put(object: {
+    namespace: string;
+    id: string;
+    keyName: string;
+    keyVersion: number;
+    envelope: Buffer;
+  }): Promise<void>;
   get(namespace: string, id: string): Promise<StoredEnvelope | undefined>;
   delete(namespace: string, id: string): Promise<boolean>;
   listWrappedBelow(
@@ -68,11 +74,22 @@ export class EncryptedObjects {
     private readonly repository: EnvelopeRepository,
   ) {}
 
-  async put(keyName: string, context: EnvelopeContext, plaintext: Uint8Array, options?: EncryptOptions): Promise<void> {
+  async put(
+    keyName: string,
+    context: EnvelopeContext,
+    plaintext: Uint8Array,
+    options?: EncryptOptions,
+  ): Promise<void> {
     const namespace = namespaceOf(context);
     const envelope = await this.keys.encrypt(keyName, plaintext, context, options);
     const { keyId } = parseEnvelope(envelope);
-    await this.repository.put({ namespace, id: context.recordId, keyName: keyId.name, keyVersion: keyId.version, envelope });
+    await this.repository.put({
+      namespace,
+      id: context.recordId,
+      keyName: keyId.name,
+      keyVersion: keyId.version,
+      envelope,
+    });
   }
 
   async get(context: EnvelopeContext): Promise<Buffer | undefined> {
@@ -101,7 +118,10 @@ export class EncryptedObjects {
     const failed: Record<string, number> = {};
     let after: { namespace: string; id: string } | undefined;
     for (;;) {
-      const batch = await this.repository.listWrappedBelow(keyName, primary, { ...(after ? { after } : {}), limit: batchSize });
+      const batch = await this.repository.listWrappedBelow(keyName, primary, {
+        ...(after ? { after } : {}),
+        limit: batchSize,
+      });
       if (batch.length === 0) break;
       for (const object of batch) {
         examined++;
@@ -109,10 +129,15 @@ export class EncryptedObjects {
           const next = await this.keys.rewrap(object.envelope, contextOf(object.namespace));
           if (!next) continue;
           const { keyId } = parseEnvelope(next);
-          const swapped = await this.repository.replaceIfUnchanged(object.namespace, object.id, object.envelope, {
-            keyVersion: keyId.version,
-            envelope: next,
-          });
+          const swapped = await this.repository.replaceIfUnchanged(
+            object.namespace,
+            object.id,
+            object.envelope,
+            {
+              keyVersion: keyId.version,
+              envelope: next,
+            },
+          );
           if (swapped) rewrapped++;
           else raced++;
         } catch (err) {

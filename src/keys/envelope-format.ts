@@ -47,7 +47,8 @@ export function envelopePrefix(): Buffer {
 export function serializeEnvelope(parts: Omit<EnvelopeParts, 'prefix' | 'algorithm'>): Buffer {
   const keyId = Buffer.from(formatKeyRef(parts.keyId), 'utf8');
   if (keyId.length > 255) throw new KeyError('invalid_argument', 'key id too long for an envelope');
-  if (parts.wrappedKey.length > 0xffff) throw new KeyError('invalid_argument', 'wrapped key too long for an envelope');
+  if (parts.wrappedKey.length > 0xffff)
+    throw new KeyError('invalid_argument', 'wrapped key too long for an envelope');
   const wrappedLength = Buffer.alloc(2);
   wrappedLength.writeUInt16BE(parts.wrappedKey.length);
   return Buffer.concat([
@@ -122,7 +123,10 @@ function lengthPrefixed(label: string, fields: readonly string[]): Buffer {
 
 /** The payload's additional data: unambiguous (length-prefixed), so no two contexts collide. */
 export function payloadAad(prefix: Buffer, context: EnvelopeContext): Buffer {
-  return Buffer.concat([prefix, lengthPrefixed('ztgate-payload-v1', [context.tenant, context.recordId, context.purpose])]);
+  return Buffer.concat([
+    prefix,
+    lengthPrefixed('ztgate-payload-v1', [context.tenant, context.recordId, context.purpose]),
+  ]);
 }
 
 /**

@@ -17,7 +17,8 @@ export function assertKeyName(name: string): void {
 /** `ledger-signing@3` → { name: 'ledger-signing', version: 3 }. */
 export function parseKeyRef(text: string): KeyRef {
   const match = REF.exec(text);
-  if (!match) throw new KeyError('invalid_argument', 'a key id is written name@version, for example ledger-signing@3');
+  if (!match)
+    throw new KeyError('invalid_argument', 'a key id is written name@version, for example ledger-signing@3');
   return { name: match[1] as string, version: Number(match[2]) };
 }
 

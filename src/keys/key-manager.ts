@@ -22,7 +22,8 @@ import type {
   WrappedKey,
 } from './types.js';
 
-export type KeyOperation = 'create' | 'rotate' | 'disable' | 'enable' | 'destroy' | 'export_public' | 'rewrap';
+export type KeyOperation =
+  'create' | 'rotate' | 'disable' | 'enable' | 'destroy' | 'export_public' | 'rewrap';
 
 /** One key-management operation, for the audit log. Holds ids and outcomes, never key material. */
 export interface KeyAuditEvent {
@@ -73,7 +74,8 @@ function contextLabel(context: Pick<EnvelopeContext, 'tenant' | 'purpose'>): str
 
 function assertContext(context: EnvelopeContext): void {
   for (const field of ['tenant', 'recordId', 'purpose'] as const) {
-    if (typeof context[field] !== 'string') throw new KeyError('invalid_argument', `context.${field} must be a string`);
+    if (typeof context[field] !== 'string')
+      throw new KeyError('invalid_argument', `context.${field} must be a string`);
   }
 }
 
@@ -127,7 +129,8 @@ export class KeyManager {
       const cipher = createCipheriv('aes-256-gcm', dataKey, nonce);
       cipher.setAAD(payloadAad(prefix, context));
       const sealed = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-      if (fresh && options.reuseDataKey) this.cache.put('encrypt', partition, dataKey, wrapped, plaintext.length);
+      if (fresh && options.reuseDataKey)
+        this.cache.put('encrypt', partition, dataKey, wrapped, plaintext.length);
       return serializeEnvelope({ keyId: wrapped.keyId, wrappedKey: wrapped.bytes, nonce, sealed });
     } finally {
       if (fresh) dataKey.fill(0);
@@ -138,12 +141,19 @@ export class KeyManager {
   async decrypt(envelope: Uint8Array, context: EnvelopeContext): Promise<Buffer> {
     assertContext(context);
     const parts = parseEnvelope(envelope);
-    const { dataKey, fresh } = await this.openDataKey({ keyId: parts.keyId, bytes: parts.wrappedKey }, context, parts.sealed.length);
+    const { dataKey, fresh } = await this.openDataKey(
+      { keyId: parts.keyId, bytes: parts.wrappedKey },
+      context,
+      parts.sealed.length,
+    );
     try {
       const decipher = createDecipheriv('aes-256-gcm', dataKey, parts.nonce);
       decipher.setAAD(payloadAad(parts.prefix, context));
       decipher.setAuthTag(parts.sealed.subarray(parts.sealed.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(parts.sealed.subarray(0, parts.sealed.length - TAG_BYTES)), decipher.final()]);
+      return Buffer.concat([
+        decipher.update(parts.sealed.subarray(0, parts.sealed.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch {
       throw new KeyError(
         'ciphertext_unauthentic',
@@ -158,7 +168,10 @@ export class KeyManager {
    * Re-wraps an envelope's data key under the key's primary version, leaving the payload as it is
    * (it is never decrypted). Returns undefined when the envelope is already under the primary.
    */
-  async rewrap(envelope: Uint8Array, context: Pick<EnvelopeContext, 'tenant' | 'purpose'>): Promise<Buffer | undefined> {
+  async rewrap(
+    envelope: Uint8Array,
+    context: Pick<EnvelopeContext, 'tenant' | 'purpose'>,
+  ): Promise<Buffer | undefined> {
     const parts = parseEnvelope(envelope);
     const info = await this.provider.describeKey(parts.keyId.name);
     if (parts.keyId.version === info.primaryVersion) return undefined;
@@ -175,10 +188,18 @@ export class KeyManager {
         dataKey.fill(0);
       }
     }
-    return serializeEnvelope({ keyId: next.keyId, wrappedKey: next.bytes, nonce: parts.nonce, sealed: parts.sealed });
+    return serializeEnvelope({
+      keyId: next.keyId,
+      wrappedKey: next.bytes,
+      nonce: parts.nonce,
+      sealed: parts.sealed,
+    });
   }
 
-  private async newDataKey(keyName: string, context: EnvelopeContext): Promise<{ dataKey: Buffer; wrapped: WrappedKey }> {
+  private async newDataKey(
+    keyName: string,
+    context: EnvelopeContext,
+  ): Promise<{ dataKey: Buffer; wrapped: WrappedKey }> {
     const aad = dataKeyAad(context);
     if (this.provider.generateDataKey) {
       const { plaintext, wrapped } = await this.provider.generateDataKey(keyName, aad);
@@ -256,7 +277,10 @@ export class KeyManager {
     try {
       const info = await this.provider.describeKey(name);
       if (info.algorithm !== algorithm) {
-        throw new KeyError('key_wrong_type', `key ${name} exists as ${info.algorithm}, but ${algorithm} is needed`);
+        throw new KeyError(
+          'key_wrong_type',
+          `key ${name} exists as ${info.algorithm}, but ${algorithm} is needed`,
+        );
       }
       return info;
     } catch (err) {
@@ -266,39 +290,69 @@ export class KeyManager {
   }
 
   createKey(name: string, algorithm: KeyAlgorithm, actor: string): Promise<KeyInfo> {
-    return this.administer('create', name, actor, () => this.provider.createKey(name, algorithm), (info) => ({
-      keyId: { name, version: info.primaryVersion },
-    }));
+    return this.administer(
+      'create',
+      name,
+      actor,
+      () => this.provider.createKey(name, algorithm),
+      (info) => ({
+        keyId: { name, version: info.primaryVersion },
+      }),
+    );
   }
 
   rotateKey(name: string, actor: string): Promise<KeyInfo> {
-    return this.administer('rotate', name, actor, () => this.provider.rotateKey(name), (info) => {
-      this.cache.wipeEncryptSide(name);
-      return { keyId: { name, version: info.primaryVersion }, change: 'rotated' };
-    });
+    return this.administer(
+      'rotate',
+      name,
+      actor,
+      () => this.provider.rotateKey(name),
+      (info) => {
+        this.cache.wipeEncryptSide(name);
+        return { keyId: { name, version: info.primaryVersion }, change: 'rotated' };
+      },
+    );
   }
 
   disableVersion(ref: KeyRef, actor: string): Promise<KeyInfo> {
-    return this.administer('disable', formatKeyRef(ref), actor, () => this.provider.disableVersion(ref), () => {
-      this.cache.wipeVersion(ref);
-      return { keyId: ref, change: 'disabled' };
-    });
+    return this.administer(
+      'disable',
+      formatKeyRef(ref),
+      actor,
+      () => this.provider.disableVersion(ref),
+      () => {
+        this.cache.wipeVersion(ref);
+        return { keyId: ref, change: 'disabled' };
+      },
+    );
   }
 
   enableVersion(ref: KeyRef, actor: string): Promise<KeyInfo> {
-    return this.administer('enable', formatKeyRef(ref), actor, () => this.provider.enableVersion(ref), () => ({
-      keyId: ref,
-    }));
+    return this.administer(
+      'enable',
+      formatKeyRef(ref),
+      actor,
+      () => this.provider.enableVersion(ref),
+      () => ({
+        keyId: ref,
+      }),
+    );
   }
 
   /** Irreversible: everything whose data key is wrapped under `ref` becomes unreadable. */
   destroyVersion(ref: KeyRef, actor: string): Promise<KeyInfo> {
     // Wipe first as well: no cached data key of this version may be served while it is destroyed.
     this.cache.wipeVersion(ref);
-    return this.administer('destroy', formatKeyRef(ref), actor, () => this.provider.destroyVersion(ref), () => {
-      this.cache.wipeVersion(ref);
-      return { keyId: ref, change: 'destroyed' };
-    });
+    return this.administer(
+      'destroy',
+      formatKeyRef(ref),
+      actor,
+      () => this.provider.destroyVersion(ref),
+      () => {
+        this.cache.wipeVersion(ref);
+        return { keyId: ref, change: 'destroyed' };
+      },
+    );
   }
 
   exportPublicKey(ref: KeyRef, actor: string): Promise<PublicKeyExport> {
@@ -306,7 +360,12 @@ export class KeyManager {
   }
 
   /** Runs a key job (an export, a re-wrap) and records its outcome like the other operations. */
-  async runAudited<T>(operation: KeyOperation, target: string, actor: string, run: () => Promise<T>): Promise<T> {
+  async runAudited<T>(
+    operation: KeyOperation,
+    target: string,
+    actor: string,
+    run: () => Promise<T>,
+  ): Promise<T> {
     let result: T;
     try {
       result = await run();
@@ -340,11 +399,22 @@ export class KeyManager {
     }
     const { keyId, change } = after(info);
     if (change) this.onChange?.({ kind: change, keyId });
-    await this.record({ operation, keyId: formatKeyRef(keyId), algorithm: info.algorithm, actor, outcome: 'ok' });
+    await this.record({
+      operation,
+      keyId: formatKeyRef(keyId),
+      algorithm: info.algorithm,
+      actor,
+      outcome: 'ok',
+    });
     return info;
   }
 
-  private async recordFailure(operation: KeyOperation, target: string, actor: string, err: unknown): Promise<void> {
+  private async recordFailure(
+    operation: KeyOperation,
+    target: string,
+    actor: string,
+    err: unknown,
+  ): Promise<void> {
     await this.record({
       operation,
       keyId: target,

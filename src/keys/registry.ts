@@ -34,7 +34,9 @@ export interface ProviderEnvironment {
 }
 
 type Factory<C> = (config: C, environment: ProviderEnvironment) => Promise<KeyProvider>;
-type FactoryMap = { readonly [K in KeyProviderConfig['kind']]: Factory<Extract<KeyProviderConfig, { kind: K }>> };
+type FactoryMap = {
+  readonly [K in KeyProviderConfig['kind']]: Factory<Extract<KeyProviderConfig, { kind: K }>>;
+};
 
 // Imported on demand: a deployment on Vault never loads the PKCS#11 native addon, and so on.
 const PROVIDERS: FactoryMap = {
@@ -64,7 +66,9 @@ const PROVIDERS: FactoryMap = {
       token: await environment.resolveSecret(config.token, 'keys.vault.token'),
       mount: config.mount,
       ...(config.namespace === undefined ? {} : { namespace: config.namespace }),
-      ...(config.ca === undefined ? {} : { caPem: await environment.resolveSecret(config.ca, 'keys.vault.ca') }),
+      ...(config.ca === undefined
+        ? {}
+        : { caPem: await environment.resolveSecret(config.ca, 'keys.vault.ca') }),
       timeoutMs: config.timeoutMs,
     });
   },
@@ -73,7 +77,10 @@ const PROVIDERS: FactoryMap = {
 export const KEY_PROVIDER_KINDS = Object.keys(PROVIDERS) as readonly KeyProviderConfig['kind'][];
 
 /** Opens the configured key provider. The one place that knows every provider kind. */
-export function createKeyProvider(config: KeyProviderConfig, environment: ProviderEnvironment): Promise<KeyProvider> {
+export function createKeyProvider(
+  config: KeyProviderConfig,
+  environment: ProviderEnvironment,
+): Promise<KeyProvider> {
   const factory = PROVIDERS[config.kind] as Factory<KeyProviderConfig>;
   return factory(config, environment);
 }

@@ -30,18 +30,26 @@ export async function sealSecret(
 ): Promise<string> {
   if (value.length === 0) throw new KeyError('invalid_argument', 'an empty secret cannot be sealed');
   await keys.ensureKey(CONFIG_SECRETS_KEY, 'aes-256-gcm', actor);
-  const envelope = await keys.encrypt(CONFIG_SECRETS_KEY, Buffer.from(value, 'utf8'), contextFor(boundTo ?? UNBOUND));
+  const envelope = await keys.encrypt(
+    CONFIG_SECRETS_KEY,
+    Buffer.from(value, 'utf8'),
+    contextFor(boundTo ?? UNBOUND),
+  );
   return `${PREFIX}${formatKeyRef(parseEnvelope(envelope).keyId)}:${envelope.toString('base64url')}`;
 }
 
 /** Opens a sealed reference found at config path `where`. Errors never contain the value. */
 export async function unsealSecret(keys: KeyManager, ref: string, where: string): Promise<string> {
   const match = SEALED.exec(ref);
-  if (!match) throw new KeyError('ciphertext_malformed', 'not a sealed secret (sealed:<key-id>:<ciphertext>)');
+  if (!match)
+    throw new KeyError('ciphertext_malformed', 'not a sealed secret (sealed:<key-id>:<ciphertext>)');
   const envelope = Buffer.from(match[2] as string, 'base64url');
   const header = parseEnvelope(envelope);
   if (formatKeyRef(header.keyId) !== formatKeyRef(parseKeyRef(match[1] as string))) {
-    throw new KeyError('ciphertext_malformed', 'the key id of the sealed secret does not match its ciphertext');
+    throw new KeyError(
+      'ciphertext_malformed',
+      'the key id of the sealed secret does not match its ciphertext',
+    );
   }
   let plaintext: Buffer;
   try {
@@ -58,8 +66,12 @@ export async function unsealSecret(keys: KeyManager, ref: string, where: string)
 /** Re-wraps a sealed reference under the primary version of its key (payload untouched). */
 export async function rewrapSealedSecret(keys: KeyManager, ref: string): Promise<string | undefined> {
   const match = SEALED.exec(ref);
-  if (!match) throw new KeyError('ciphertext_malformed', 'not a sealed secret (sealed:<key-id>:<ciphertext>)');
-  const next = await keys.rewrap(Buffer.from(match[2] as string, 'base64url'), { tenant: '_system', purpose: 'config-secret' });
+  if (!match)
+    throw new KeyError('ciphertext_malformed', 'not a sealed secret (sealed:<key-id>:<ciphertext>)');
+  const next = await keys.rewrap(Buffer.from(match[2] as string, 'base64url'), {
+    tenant: '_system',
+    purpose: 'config-secret',
+  });
   if (!next) return undefined;
   return `${PREFIX}${formatKeyRef(parseEnvelope(next).keyId)}:${next.toString('base64url')}`;
 }

@@ -26,7 +26,10 @@ export async function rejectsWith(promise: Promise<unknown>, code: KeyErrorCode)
   });
 }
 
-async function withProvider(options: ContractOptions, body: (p: KeyProvider) => Promise<void>): Promise<void> {
+async function withProvider(
+  options: ContractOptions,
+  body: (p: KeyProvider) => Promise<void>,
+): Promise<void> {
   const provider = await options.open();
   try {
     await body(provider);
@@ -74,11 +77,17 @@ export function keyProviderContract(label: string, options: ContractOptions): vo
         const tampered = Buffer.from(wrapped.bytes);
         tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
         await rejectsWith(p.unwrapKey({ ...wrapped, bytes: tampered }, AAD), 'unwrap_failed');
-        await rejectsWith(p.unwrapKey({ ...wrapped, bytes: wrapped.bytes.subarray(0, 5) }, AAD), 'unwrap_failed');
+        await rejectsWith(
+          p.unwrapKey({ ...wrapped, bytes: wrapped.bytes.subarray(0, 5) }, AAD),
+          'unwrap_failed',
+        );
         await rejectsWith(p.wrapKey('signer', dataKey, AAD), 'key_wrong_type');
         await rejectsWith(p.sign('kek', Buffer.from('x')), 'key_wrong_type');
         await rejectsWith(p.wrapKey('nope', dataKey, AAD), 'key_not_found');
-        await rejectsWith(p.unwrapKey({ keyId: { name: 'kek', version: 9 }, bytes: wrapped.bytes }, AAD), 'key_version_not_found');
+        await rejectsWith(
+          p.unwrapKey({ keyId: { name: 'kek', version: 9 }, bytes: wrapped.bytes }, AAD),
+          'key_version_not_found',
+        );
         if (p.generateDataKey) {
           const generated = await p.generateDataKey('kek', AAD);
           assert.equal(generated.plaintext.length, 32);
@@ -96,7 +105,13 @@ export function keyProviderContract(label: string, options: ContractOptions): vo
         const oldSig = await p.sign('signer', Buffer.from('hello'));
         const rotated = await p.rotateKey('kek');
         assert.equal(rotated.primaryVersion, 2);
-        assert.deepEqual(rotated.versions.map((v) => [v.version, v.state]), [[1, 'active'], [2, 'active']]);
+        assert.deepEqual(
+          rotated.versions.map((v) => [v.version, v.state]),
+          [
+            [1, 'active'],
+            [2, 'active'],
+          ],
+        );
         await p.rotateKey('signer');
         const fresh = await p.wrapKey('kek', dataKey, AAD);
         assert.equal(fresh.keyId.version, 2);
@@ -128,7 +143,10 @@ export function keyProviderContract(label: string, options: ContractOptions): vo
           assert.equal(exported.algorithm, algorithm);
           assert.equal(exported.jwk.kid, `s-${algorithm}@1`);
           // Anyone can verify with the exported key alone, from the PEM and from the JWK.
-          assert.equal(verifyWithPublicKey(algorithm, publicKeyFrom(exported.spkiPem), data, signature), true);
+          assert.equal(
+            verifyWithPublicKey(algorithm, publicKeyFrom(exported.spkiPem), data, signature),
+            true,
+          );
           const fromJwk = createPublicKey({ key: { ...exported.jwk }, format: 'jwk' });
           assert.equal(verifyWithPublicKey(algorithm, fromJwk, data, signature), true);
         }
@@ -176,7 +194,10 @@ export function keyProviderContract(label: string, options: ContractOptions): vo
         if (options.anyOrderRetire !== false) {
           await p.rotateKey('kek');
           const mid = await p.destroyVersion({ name: 'kek', version: 2 });
-          assert.deepEqual(mid.versions.map((v) => v.state), ['destroyed', 'destroyed', 'active']);
+          assert.deepEqual(
+            mid.versions.map((v) => v.state),
+            ['destroyed', 'destroyed', 'active'],
+          );
         }
       });
     });

@@ -42,7 +42,9 @@ describe('ztgate keys and ztgate secret', () => {
     createPublicKey({ key: jwk, format: 'jwk' });
     r = ztgate(home, ['keys', 'export-public', 'ledger-signing']);
     assert.match(r.stdout, /^-----BEGIN PUBLIC KEY-----/);
-    assert.ok(verifyWithPublicKey('ed25519', createPublicKey(r.stdout), Buffer.from('x'), Buffer.alloc(64)) === false);
+    assert.ok(
+      verifyWithPublicKey('ed25519', createPublicKey(r.stdout), Buffer.from('x'), Buffer.alloc(64)) === false,
+    );
     r = ztgate(home, ['keys', 'disable', 'ledger-signing@1']);
     assert.match(r.stdout, /1:disabled 2:active/);
     r = ztgate(home, ['keys', 'enable', 'ledger-signing@1']);
@@ -61,12 +63,17 @@ describe('ztgate keys and ztgate secret', () => {
     assert.match(r.stderr, /unsupported_operation: .*primary/);
     r = ztgate(home, ['keys', 'list', '--json']);
     const listed = JSON.parse(r.stdout) as { name: string; versions: { state: string }[] }[];
-    assert.deepEqual(listed.find((k) => k.name === 'ledger-signing')?.versions.map((v) => v.state), ['destroyed', 'active']);
+    assert.deepEqual(
+      listed.find((k) => k.name === 'ledger-signing')?.versions.map((v) => v.state),
+      ['destroyed', 'active'],
+    );
 
     const store = await createStore({ url: 'sqlite:ztgate.db', home });
     try {
       const rows = (await store.audit.list()).map((r) => r.entry).filter((e) => e.phase === 'control');
-      const seen = rows.map((e) => `${e.action} ${e.target} ${e.status}${e.errorCode ? ` ${e.errorCode}` : ''}`);
+      const seen = rows.map(
+        (e) => `${e.action} ${e.target} ${e.status}${e.errorCode ? ` ${e.errorCode}` : ''}`,
+      );
       assert.deepEqual(seen, [
         'keys.create key:ledger-signing@1 200',
         'keys.rotate key:ledger-signing@2 200',

@@ -41,7 +41,11 @@ describe('gateway with the pkcs11 key provider', () => {
 
   it('starts on the HSM, opens a secret sealed under an HSM key, and reports the provider ready', async () => {
     const keys = new KeyManager({
-      provider: await createPkcs11Provider({ modulePath: hsm.modulePath, tokenLabel: hsm.tokenLabel, pin: hsm.pin }),
+      provider: await createPkcs11Provider({
+        modulePath: hsm.modulePath,
+        tokenLabel: hsm.tokenLabel,
+        pin: hsm.pin,
+      }),
       cache: { maxAgeMs: 1000, maxUses: 10, maxBytes: 1 << 20, maxEntries: 10 },
     });
     const ref = await sealSecret(keys, SECRET, 'test', 'upstreams.fake.apiKey');
@@ -74,7 +78,12 @@ models:
   });
 
   for (const [label, yaml, env, code] of [
-    ['module missing', keysYaml({ module: '/nonexistent/libpkcs11.so' }), { HSM_PIN: hsm.pin }, 'hsm_module_missing'],
+    [
+      'module missing',
+      keysYaml({ module: '/nonexistent/libpkcs11.so' }),
+      { HSM_PIN: hsm.pin },
+      'hsm_module_missing',
+    ],
     ['token absent', keysYaml({ tokenLabel: 'no-such-token' }), { HSM_PIN: hsm.pin }, 'hsm_token_absent'],
     ['wrong PIN', keysYaml(), { HSM_PIN: 'wrong-pin-000' }, 'hsm_pin_incorrect'],
   ] as const) {

@@ -60,8 +60,14 @@ describe('local key provider', () => {
     await assert.rejects(stat(join(dir, 'master.key')), { code: 'ENOENT' });
     const hex = { ZTGATE_MASTER_KEY: Buffer.from(env.ZTGATE_MASTER_KEY, 'base64').toString('hex') };
     await (await createLocalProvider({ dir, env: hex })).close();
-    await rejectsWith(createLocalProvider({ dir, env: { ZTGATE_MASTER_KEY: randomBytes(32).toString('base64') } }), 'master_key_invalid');
-    await rejectsWith(createLocalProvider({ dir, env: { ZTGATE_MASTER_KEY: 'short' } }), 'master_key_invalid');
+    await rejectsWith(
+      createLocalProvider({ dir, env: { ZTGATE_MASTER_KEY: randomBytes(32).toString('base64') } }),
+      'master_key_invalid',
+    );
+    await rejectsWith(
+      createLocalProvider({ dir, env: { ZTGATE_MASTER_KEY: 'short' } }),
+      'master_key_invalid',
+    );
   });
 
   it('detects a key store altered without the master key', async () => {
@@ -73,7 +79,9 @@ describe('local key provider', () => {
     const sealed = JSON.parse(await readFile(file, 'utf8')) as { ciphertext: string };
     const body = Buffer.from(sealed.ciphertext, 'base64');
     body[0] = (body[0] ?? 0) ^ 1;
-    await writeFile(file, JSON.stringify({ ...sealed, ciphertext: body.toString('base64') }), { mode: 0o600 });
+    await writeFile(file, JSON.stringify({ ...sealed, ciphertext: body.toString('base64') }), {
+      mode: 0o600,
+    });
     await rejectsWith(createLocalProvider({ dir, env: {} }), 'master_key_invalid');
     await writeFile(file, 'not json', { mode: 0o600 });
     await rejectsWith(createLocalProvider({ dir, env: {} }), 'keystore_corrupt');

@@ -47,7 +47,11 @@ const BACKENDS: readonly Backend[] = [
   },
 ];
 
-const ctx = (i: number, tenant = 'acme'): EnvelopeContext => ({ tenant, recordId: `person-${i}`, purpose: 'pseudonym' });
+const ctx = (i: number, tenant = 'acme'): EnvelopeContext => ({
+  tenant,
+  recordId: `person-${i}`,
+  purpose: 'pseudonym',
+});
 
 for (const backend of BACKENDS) {
   describe(`rotation, re-wrap and crypto-shredding on ${backend.name}`, () => {
@@ -105,7 +109,10 @@ for (const backend of BACKENDS) {
       // The re-wrap job reports shredded objects and leaves them alone.
       const shredded = await objects.rewrapAll('pseudonyms');
       assert.deepEqual(shredded, { examined: 35, rewrapped: 0, raced: 0, failed: { key_destroyed: 35 } });
-      await rejectsWith(keys.destroyVersion({ name: 'pseudonyms', version: 3 }, 'test'), 'unsupported_operation');
+      await rejectsWith(
+        keys.destroyVersion({ name: 'pseudonyms', version: 3 }, 'test'),
+        'unsupported_operation',
+      );
     });
   });
 }

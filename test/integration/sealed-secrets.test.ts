@@ -31,7 +31,10 @@ describe('sealed secrets', () => {
     return dir;
   }
   async function manager(dir: string): Promise<KeyManager> {
-    const provider = await createLocalProvider({ dir: join(dir, 'keys'), env: { ZTGATE_MASTER_KEY: masterKey } });
+    const provider = await createLocalProvider({
+      dir: join(dir, 'keys'),
+      env: { ZTGATE_MASTER_KEY: masterKey },
+    });
     return new KeyManager({ provider, cache: CACHE });
   }
 
@@ -40,7 +43,9 @@ describe('sealed secrets', () => {
     const ref = await sealSecret(keys, SECRET, 'test');
     assert.match(ref, /^sealed:config-secrets@1:[A-Za-z0-9_-]+$/);
     assert.ok(!ref.includes(SECRET));
-    parseConfig(`upstreams:\n  a: { kind: openai-compatible, baseUrl: "https://x.example/v1", apiKey: "${ref}" }\n`);
+    parseConfig(
+      `upstreams:\n  a: { kind: openai-compatible, baseUrl: "https://x.example/v1", apiKey: "${ref}" }\n`,
+    );
     assert.equal(await unsealSecret(keys, ref, 'upstreams.a.apiKey'), SECRET);
     // Bound to one config key: it opens there and nowhere else.
     const bound = await sealSecret(keys, SECRET, 'test', 'upstreams.a.apiKey');
@@ -56,12 +61,18 @@ describe('sealed secrets', () => {
     const ref = await sealSecret(keys, SECRET, 'test');
     await keys.rotateKey('config-secrets', 'test');
     await keys.destroyVersion({ name: 'config-secrets', version: 1 }, 'test');
-    await assert.rejects(resolveSecret(ref, 'upstreams.a.apiKey', dir, {}, (r, w) => unsealSecret(keys, r, w)), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /upstreams\.a\.apiKey: the sealed secret cannot be opened \(key_destroyed\)/);
-      assert.ok(!err.message.includes(SECRET));
-      return true;
-    });
+    await assert.rejects(
+      resolveSecret(ref, 'upstreams.a.apiKey', dir, {}, (r, w) => unsealSecret(keys, r, w)),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(
+          err.message,
+          /upstreams\.a\.apiKey: the sealed secret cannot be opened \(key_destroyed\)/,
+        );
+        assert.ok(!err.message.includes(SECRET));
+        return true;
+      },
+    );
     await assert.rejects(resolveSecret(ref, 'upstreams.a.apiKey', dir, {}), /no key provider/);
     await keys.close();
   });
@@ -95,7 +106,9 @@ models:
         const ready = await (await fetch(`${t.gw.adminUrl}/readyz`)).text();
         assert.match(ready, /keys:local/);
         await writeFile(join(dir, 'ztgate.yaml'), yaml);
-        const shown = spawnSync(process.execPath, [BIN, 'config', 'show', '--home', dir], { encoding: 'utf8' });
+        const shown = spawnSync(process.execPath, [BIN, 'config', 'show', '--home', dir], {
+          encoding: 'utf8',
+        });
         assert.equal(shown.status, 0, shown.stderr);
         assert.match(shown.stdout, /apiKey: sealed:config-secrets@1:…/);
         for (const [where, text] of [

@@ -90,7 +90,8 @@ export class LocalKeystore {
       await assertPrivateFile(this.path);
       text = await readFile(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { contents: { keys: {} }, stamp: undefined };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return { contents: { keys: {} }, stamp: undefined };
       throw err;
     }
     let sealed: SealedFile;
@@ -119,7 +120,8 @@ export class LocalKeystore {
     }
     const contents: unknown = JSON.parse(plaintext.toString('utf8'));
     plaintext.fill(0);
-    if (!isContents(contents)) throw new KeyError('keystore_corrupt', `${this.path} holds an unknown structure`);
+    if (!isContents(contents))
+      throw new KeyError('keystore_corrupt', `${this.path} holds an unknown structure`);
     return { contents, stamp };
   }
 
@@ -156,7 +158,9 @@ export class LocalKeystore {
   }
 
   /** Read-modify-write under the inter-process lock. `change` may throw to abort. */
-  async update<T>(change: (contents: KeystoreContents) => T): Promise<{ result: T; contents: KeystoreContents }> {
+  async update<T>(
+    change: (contents: KeystoreContents) => T,
+  ): Promise<{ result: T; contents: KeystoreContents }> {
     const release = await this.lock();
     try {
       const { contents } = await this.read();
@@ -182,7 +186,8 @@ export class LocalKeystore {
         const info = await stat(lockPath).catch(() => undefined);
         // A holder that died leaves its lock behind; one older than any real write is stale.
         if (info && Date.now() - info.mtimeMs > LOCK_STALE_MS) await unlink(lockPath).catch(() => undefined);
-        if (Date.now() > deadline) throw new KeyError('keystore_corrupt', `${lockPath} is held by another process`);
+        if (Date.now() > deadline)
+          throw new KeyError('keystore_corrupt', `${lockPath} is held by another process`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }

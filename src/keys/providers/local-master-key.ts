@@ -54,7 +54,10 @@ export async function loadMasterKey(
     created = true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new KeyError('master_key_invalid', `cannot create the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new KeyError(
+        'master_key_invalid',
+        `cannot create the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
   }
   await assertPrivateFile(file);

@@ -175,10 +175,18 @@ class LocalProvider implements KeyProvider {
   async createKey(name: string, algorithm: KeyAlgorithm): Promise<KeyInfo> {
     assertKeyName(name);
     return this.mutate((contents) => {
-      if (Object.hasOwn(contents.keys, name)) throw new KeyError('key_exists', `a key named ${name} already exists`);
+      if (Object.hasOwn(contents.keys, name))
+        throw new KeyError('key_exists', `a key named ${name} already exists`);
       contents.keys[name] = {
         algorithm,
-        versions: [{ version: 1, state: 'active', createdAt: new Date().toISOString(), material: newMaterial(algorithm) }],
+        versions: [
+          {
+            version: 1,
+            state: 'active',
+            createdAt: new Date().toISOString(),
+            material: newMaterial(algorithm),
+          },
+        ],
       };
       return name;
     });
@@ -204,7 +212,8 @@ class LocalProvider implements KeyProvider {
       const info = infoOf(ref.name, key);
       if (change !== 'enable') assertRetirable(info, ref.version, change);
       const stored = key.versions.find((v) => v.version === ref.version);
-      if (!stored) throw new KeyError('key_version_not_found', `key ${ref.name}@${ref.version} does not exist`);
+      if (!stored)
+        throw new KeyError('key_version_not_found', `key ${ref.name}@${ref.version} does not exist`);
       if (stored.state === 'destroyed') {
         throw new KeyError('key_destroyed', `key ${ref.name}@${ref.version} was destroyed`);
       }
@@ -262,12 +271,22 @@ class LocalProvider implements KeyProvider {
       throw new KeyError('unwrap_failed', 'the wrapped data key is truncated or of an unknown format');
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', version.key as KeyObject, bytes.subarray(1, 1 + NONCE));
+      const decipher = createDecipheriv(
+        'aes-256-gcm',
+        version.key as KeyObject,
+        bytes.subarray(1, 1 + NONCE),
+      );
       decipher.setAAD(aad);
       decipher.setAuthTag(bytes.subarray(bytes.length - TAG));
-      return Buffer.concat([decipher.update(bytes.subarray(1 + NONCE, bytes.length - TAG)), decipher.final()]);
+      return Buffer.concat([
+        decipher.update(bytes.subarray(1 + NONCE, bytes.length - TAG)),
+        decipher.final(),
+      ]);
     } catch {
-      throw new KeyError('unwrap_failed', 'the wrapped data key did not authenticate (tampered, or other context)');
+      throw new KeyError(
+        'unwrap_failed',
+        'the wrapped data key did not authenticate (tampered, or other context)',
+      );
     }
   }
 
@@ -304,9 +323,14 @@ class LocalProvider implements KeyProvider {
 }
 
 /** Opens (creating on first use) the local key store in `options.dir`. */
-export async function createLocalProvider(options: LocalProviderOptions): Promise<KeyProvider & { readonly masterKeyCreated: boolean }> {
+export async function createLocalProvider(
+  options: LocalProviderOptions,
+): Promise<KeyProvider & { readonly masterKeyCreated: boolean }> {
   const master = await loadMasterKey(options.masterKeyFile ?? join(options.dir, 'master.key'), options.env);
-  const provider = new LocalProvider(new LocalKeystore(join(options.dir, 'keystore.json'), master.key), master.source);
+  const provider = new LocalProvider(
+    new LocalKeystore(join(options.dir, 'keystore.json'), master.key),
+    master.source,
+  );
   await provider.initialise();
   return Object.assign(provider, { masterKeyCreated: master.created });
 }

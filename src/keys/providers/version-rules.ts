@@ -24,7 +24,10 @@ export function assertRetirable(info: KeyInfo, version: number, what: 'disable' 
   const id = formatKeyRef({ name: info.name, version });
   if (!found) throw new KeyError('key_version_not_found', `key ${id} does not exist`);
   if (version === info.primaryVersion) {
-    throw new KeyError('unsupported_operation', `cannot ${what} ${id}: it is the primary version; rotate first`);
+    throw new KeyError(
+      'unsupported_operation',
+      `cannot ${what} ${id}: it is the primary version; rotate first`,
+    );
   }
   return found;
 }

@@ -32,7 +32,10 @@ describe('data-key cache', () => {
   after(async () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
-  async function manager(limits = { maxAgeMs: 60_000, maxUses: 1000, maxBytes: 1 << 20, maxEntries: 100 }, now?: () => number) {
+  async function manager(
+    limits = { maxAgeMs: 60_000, maxUses: 1000, maxBytes: 1 << 20, maxEntries: 100 },
+    now?: () => number,
+  ) {
     const dir = await mkdtemp(join(tmpdir(), 'ztgate-dkc-'));
     dirs.push(dir);
     const { provider, calls } = counting(await createLocalProvider({ dir, env: {} }));
@@ -51,7 +54,10 @@ describe('data-key cache', () => {
     assert.deepEqual(held.dataKey, key);
     assert.ok(cache.take('decrypt', 'a', 10), 'third use');
     assert.equal(cache.take('decrypt', 'a', 10), undefined, 'maxUses 3 reached');
-    assert.ok(held.dataKey.every((b) => b === 0), 'dropped key was wiped');
+    assert.ok(
+      held.dataKey.every((b) => b === 0),
+      'dropped key was wiped',
+    );
 
     cache.put('decrypt', 'b', randomBytes(32), WRAPPED, 95);
     assert.equal(cache.take('decrypt', 'b', 10), undefined, 'maxBytes 100 would be passed');
@@ -88,11 +94,21 @@ describe('data-key cache', () => {
     const context = { tenant: 't', recordId: 'r', purpose: 'p' };
     const envelopes: Buffer[] = [];
     for (let i = 0; i < 50; i++) {
-      envelopes.push(await keys.encrypt('kek', Buffer.from(`object ${i}`), { ...context, recordId: `r${i}` }, { reuseDataKey: true }));
+      envelopes.push(
+        await keys.encrypt(
+          'kek',
+          Buffer.from(`object ${i}`),
+          { ...context, recordId: `r${i}` },
+          { reuseDataKey: true },
+        ),
+      );
     }
     assert.equal(calls.wrapKey, 1, 'one data key for the period');
     for (let i = 0; i < 50; i++) {
-      assert.equal((await keys.decrypt(envelopes[i]!, { ...context, recordId: `r${i}` })).toString(), `object ${i}`);
+      assert.equal(
+        (await keys.decrypt(envelopes[i]!, { ...context, recordId: `r${i}` })).toString(),
+        `object ${i}`,
+      );
     }
     assert.equal(calls.unwrapKey, 1, 'one unwrap, then cached');
     for (let i = 0; i < 5; i++) await keys.encrypt('kek', Buffer.from('x'), context);
@@ -103,15 +119,17 @@ describe('data-key cache', () => {
   });
 
   it('starts a new data key after rotation and refuses cached keys of a destroyed version', async () => {
-    let now = 0;
-    const { keys, calls } = await manager(undefined, () => now);
+    const { keys, calls } = await manager();
     const context = { tenant: 't', recordId: 'r', purpose: 'p' };
     const old = await keys.encrypt('kek', Buffer.from('old'), context, { reuseDataKey: true });
     await keys.decrypt(old, context);
     await keys.rotateKey('kek', 'test');
     const fresh = await keys.encrypt('kek', Buffer.from('new'), context, { reuseDataKey: true });
     assert.equal(calls.wrapKey, 2);
-    assert.equal((await import('../../../src/keys/envelope-format.js')).parseEnvelope(fresh).keyId.version, 2);
+    assert.equal(
+      (await import('../../../src/keys/envelope-format.js')).parseEnvelope(fresh).keyId.version,
+      2,
+    );
     await keys.destroyVersion({ name: 'kek', version: 1 }, 'test');
     await rejectsWith(keys.decrypt(old, context), 'key_destroyed');
     assert.equal((await keys.decrypt(fresh, context)).toString(), 'new');
@@ -123,7 +141,11 @@ describe('data-key cache', () => {
     const env = { ZTGATE_MASTER_KEY: randomBytes(32).toString('base64') };
     let now = 0;
     const cache = { maxAgeMs: 3_600_000, maxUses: 1000, maxBytes: 1 << 20, maxEntries: 100 };
-    const gateway = new KeyManager({ provider: await createLocalProvider({ dir, env }), cache, now: () => now });
+    const gateway = new KeyManager({
+      provider: await createLocalProvider({ dir, env }),
+      cache,
+      now: () => now,
+    });
     const cli = new KeyManager({ provider: await createLocalProvider({ dir, env }), cache });
     await cli.createKey('kek', 'aes-256-gcm', 'cli');
     const context = { tenant: 't', recordId: 'r', purpose: 'p' };
@@ -132,7 +154,11 @@ describe('data-key cache', () => {
     await cli.rotateKey('kek', 'cli');
     await cli.destroyVersion({ name: 'kek', version: 1 }, 'cli');
     now += 500;
-    assert.equal((await gateway.decrypt(envelope, context)).toString(), 'data', 'within the interval: cached');
+    assert.equal(
+      (await gateway.decrypt(envelope, context)).toString(),
+      'data',
+      'within the interval: cached',
+    );
     now += 600;
     await rejectsWith(gateway.decrypt(envelope, context), 'key_destroyed');
     // A provider that stops answering stops the cache too, within the same interval (fail closed).

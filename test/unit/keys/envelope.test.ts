@@ -38,7 +38,10 @@ describe('envelope encryption', () => {
     assert.notDeepEqual(pa.wrappedKey, pb.wrappedKey, 'a fresh data key per object');
     assert.notDeepEqual(pa.nonce, pb.nonce);
     assert.ok(!a.includes(plaintext));
-    assert.deepEqual(await keys.decrypt(await keys.encrypt('vault', Buffer.alloc(0), CONTEXT), CONTEXT), Buffer.alloc(0));
+    assert.deepEqual(
+      await keys.decrypt(await keys.encrypt('vault', Buffer.alloc(0), CONTEXT), CONTEXT),
+      Buffer.alloc(0),
+    );
   });
 
   it('binds each ciphertext to its tenant, record id and purpose', async () => {
@@ -63,7 +66,10 @@ describe('envelope encryption', () => {
       payloadAad(prefix, { tenant: 'a', recordId: 'bc', purpose: 'p' }),
       payloadAad(prefix, { tenant: 'ab', recordId: 'c', purpose: 'p' }),
     );
-    assert.notDeepEqual(dataKeyAad({ tenant: 'a|b', purpose: 'c' }), dataKeyAad({ tenant: 'a', purpose: 'b|c' }));
+    assert.notDeepEqual(
+      dataKeyAad({ tenant: 'a|b', purpose: 'c' }),
+      dataKeyAad({ tenant: 'a', purpose: 'b|c' }),
+    );
   });
 
   it('rejects every truncation and every single-bit change, never returning wrong plaintext', async () => {
@@ -71,7 +77,10 @@ describe('envelope encryption', () => {
     for (let length = 0; length < envelope.length; length++) {
       await assert.rejects(keys.decrypt(envelope.subarray(0, length), CONTEXT), (err: unknown) => {
         assert.ok(isKeyError(err), String(err));
-        assert.ok(['ciphertext_malformed', 'unwrap_failed', 'ciphertext_unauthentic'].includes(err.code), err.code);
+        assert.ok(
+          ['ciphertext_malformed', 'unwrap_failed', 'ciphertext_unauthentic'].includes(err.code),
+          err.code,
+        );
         return true;
       });
     }
