@@ -14,6 +14,10 @@ const REDACT = [
   '*.authorization',
   '*.password',
   '*.secret',
+  'pin',
+  '*.pin',
+  'masterKey',
+  '*.masterKey',
 ];
 
 /** JSON logs (one object per line); request-scoped lines carry `requestId`. */

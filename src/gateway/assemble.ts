@@ -119,6 +119,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     closers.push(() => store.close());
     const bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
     closers.push(() => bus.close());
+    const metrics = new GatewayMetrics(options.processMetrics ?? true);
     const keyService = await openKeyService({
       config,
       home: paths.dir,
@@ -127,9 +128,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       bus,
       authMethod: 'system',
       logger,
+      observe: (operation, seconds, outcome) =>
+        metrics.observeKeyOperation(config.keys.provider, operation, seconds, outcome),
     });
     closers.push(() => keyService.close());
     const keys = keyService.keys;
+    metrics.watchKeyCache(keys);
     if (keys.provider.kind === 'local') {
       logger.warn(
         { keys: keys.provider.description },
@@ -199,7 +203,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logger.warn('no identity issuer is configured: every request will be refused (401)');
     if (models.length === 0) logger.warn('no model is configured: every model request will be refused (404)');
 
-    const metrics = new GatewayMetrics(options.processMetrics ?? true);
     const watch = createWatchChannel(
       10_000,
       (err) =>

@@ -4,6 +4,7 @@ import { resolveSecret, type ZtgateConfig } from '../config/index.js';
 import type { AuditEntry } from '../core/index.js';
 import {
   createKeyProvider,
+  instrumentProvider,
   KeyManager,
   parseKeyRef,
   startRotationScheduler,
@@ -11,6 +12,7 @@ import {
   type KeyAuditEvent,
   type KeyChange,
   type KeyProviderConfig,
+  type ProviderObserver,
 } from '../keys/index.js';
 import type { StateBus, Store } from '../store/index.js';
 
@@ -65,6 +67,8 @@ export interface KeyServiceOptions {
   /** Shares rotations and destructions with other replicas (their caches are wiped). */
   readonly bus?: StateBus;
   readonly logger?: Logger;
+  /** Told of every provider operation (for metrics). */
+  readonly observe?: ProviderObserver;
 }
 
 export interface KeyService {
@@ -92,11 +96,12 @@ function parseChange(message: string): KeyChange | undefined {
  */
 export async function openKeyService(options: KeyServiceOptions): Promise<KeyService> {
   const { config, home, env, store, bus, logger } = options;
-  const provider = await createKeyProvider(providerConfigOf(config), {
+  const opened = await createKeyProvider(providerConfigOf(config), {
     home,
     env,
     resolveSecret: (ref, where) => resolveSecret(ref, where, home, env),
   });
+  const provider = options.observe ? instrumentProvider(opened, options.observe) : opened;
   try {
     // A provider that cannot serve now stops the start, rather than the first request.
     await provider.ping();

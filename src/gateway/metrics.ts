@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StageName } from '../core/index.js';
+import type { KeyManager } from '../keys/index.js';
 
 const LATENCY_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -54,10 +55,56 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly keyOperations = new Counter({
+    name: 'ztgate_key_provider_operations_total',
+    help: 'Key provider operations by provider, operation and outcome (ok, or the key error code).',
+    labelNames: ['provider', 'operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly keyOperationDuration = new Histogram({
+    name: 'ztgate_key_provider_duration_seconds',
+    help: 'Key provider operation latency by provider and operation.',
+    labelNames: ['provider', 'operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
   readonly #stageTimers = new Map<StageName, ReturnType<Histogram<'stage'>['labels']>>();
 
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ztgate_process_' });
+  }
+
+  /** Exposes a KeyManager's data-key cache: lookups by result, and entries per side. */
+  watchKeyCache(keys: KeyManager): void {
+    const stats = keys.cache.stats;
+    new Gauge({
+      name: 'ztgate_key_cache_lookups',
+      help: 'Data-key cache lookups since start, by result (hit, miss) and entries evicted (evicted).',
+      labelNames: ['result'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ result: 'hit' }, stats.hits);
+        this.set({ result: 'miss' }, stats.misses);
+        this.set({ result: 'evicted' }, stats.evictions);
+      },
+    });
+    new Gauge({
+      name: 'ztgate_key_cache_entries',
+      help: 'Plaintext data keys held in the cache, by side (encrypt, decrypt).',
+      labelNames: ['side'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ side: 'encrypt' }, keys.cache.size('encrypt'));
+        this.set({ side: 'decrypt' }, keys.cache.size('decrypt'));
+      },
+    });
+  }
+
+  /** Records a key provider operation (the observer of keys/instrument.ts). */
+  observeKeyOperation(provider: string, operation: string, seconds: number, outcome: string): void {
+    this.keyOperations.inc({ provider, operation, outcome });
+    this.keyOperationDuration.observe({ provider, operation }, seconds);
   }
 
   /** Records a stage's duration and outcome (children are cached: this is on the hot path). */

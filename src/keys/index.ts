@@ -24,3 +24,4 @@ export {
   rewrapSealedSecret,
 } from './sealed-secrets.js';
 export { publicKeyFrom, verifyWithPublicKey } from './public-key.js';
+export { instrumentProvider, type ProviderObserver } from './instrument.js';

@@ -69,6 +69,24 @@ models:
     res = await ask();
     assert.equal(res.status, 503);
     assert.match(t.logs.text(), /provider_closed/);
+    const metrics = await (await fetch(`${t.gw.adminUrl}/metrics`)).text();
+    assert.match(
+      metrics,
+      /ztgate_key_provider_operations_total\{provider="local",operation="wrapKey",outcome="key_not_found"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /ztgate_key_provider_operations_total\{provider="local",operation="wrapKey",outcome="ok"\} 2/,
+    );
+    assert.match(
+      metrics,
+      /ztgate_key_provider_operations_total\{provider="local",operation="wrapKey",outcome="provider_closed"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /ztgate_key_provider_duration_seconds_count\{provider="local",operation="wrapKey"\} 4/,
+    );
+    assert.match(metrics, /ztgate_key_cache_entries\{side="decrypt"\} 0/);
     const ready = await fetch(`${t.gw.adminUrl}/readyz`);
     assert.equal(ready.status, 503);
     assert.match(await ready.text(), /keys:local/);
