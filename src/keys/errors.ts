@@ -47,7 +47,9 @@ export type KeyErrorCode =
   /** A remote provider answered with something unexpected. */
   | 'provider_error'
   /** The key provider is closed. */
-  | 'provider_closed';
+  | 'provider_closed'
+  /** The operation was done, but its audit row could not be written. */
+  | 'audit_unavailable';
 
 export class KeyError extends Error {
   readonly code: KeyErrorCode;

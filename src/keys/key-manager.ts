@@ -373,7 +373,7 @@ export class KeyManager {
       await this.recordFailure(operation, target, actor, err);
       throw err;
     }
-    await this.record({ operation, keyId: target, actor, outcome: 'ok' });
+    await this.recordDone({ operation, keyId: target, actor, outcome: 'ok' });
     return result;
   }
 
@@ -399,7 +399,7 @@ export class KeyManager {
     }
     const { keyId, change } = after(info);
     if (change) this.onChange?.({ kind: change, keyId });
-    await this.record({
+    await this.recordDone({
       operation,
       keyId: formatKeyRef(keyId),
       algorithm: info.algorithm,
@@ -422,6 +422,21 @@ export class KeyManager {
       outcome: 'failed',
       errorCode: isKeyError(err) ? err.code : 'internal_error',
     }).catch(() => undefined);
+  }
+
+  /** Records a finished operation; a failure to record is reported as such, never swallowed. */
+  private async recordDone(event: Omit<KeyAuditEvent, 'time'>): Promise<void> {
+    try {
+      await this.record(event);
+    } catch (err) {
+      throw new KeyError(
+        'audit_unavailable',
+        `${event.operation} of ${event.keyId} was done, but its audit row could not be written: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+        { cause: err },
+      );
+    }
   }
 
   private async record(event: Omit<KeyAuditEvent, 'time'>): Promise<void> {

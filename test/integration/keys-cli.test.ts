@@ -128,6 +128,9 @@ describe('ztgate keys and ztgate secret', () => {
     const r = ztgate(home, ['keys', 'list']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /keystore_insecure: .*master\.key is readable or writable by others.*chmod 600/);
+    const up = ztgate(home, ['up', '--port', '0', '--admin-port', '0']);
+    assert.equal(up.status, 1, 'the gateway refuses to start');
+    assert.match(up.stderr, /master\.key is readable or writable by others/);
     await chmod(join(home, 'keys', 'master.key'), 0o600);
     assert.equal(ztgate(home, ['keys', 'list']).status, 0);
   });

@@ -172,3 +172,42 @@ describe('data-key cache', () => {
     await cli.close();
   });
 });
+
+describe('key operation audit', () => {
+  it('records each operation with its outcome, and says so when the record cannot be written', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'ztgate-audit-'));
+    const events: string[] = [];
+    let storeUp = true;
+    const keys = new KeyManager({
+      provider: await createLocalProvider({ dir, env: {} }),
+      cache: LIMITS,
+      audit: async (e) => {
+        if (!storeUp) throw new Error('database is locked');
+        events.push(
+          `${e.operation} ${e.keyId} ${e.actor} ${e.outcome}${e.errorCode ? ` ${e.errorCode}` : ''}`,
+        );
+      },
+    });
+    try {
+      await keys.createKey('k', 'ed25519', 'cli:alice@host');
+      await rejectsWith(keys.createKey('k', 'ed25519', 'cli:alice@host'), 'key_exists');
+      await keys.rotateKey('k', 'system:rotation');
+      assert.deepEqual(
+        events,
+        ['create k@1 cli:alice@host ok', 'create k failed key_exists', 'rotate k@2 system:rotation ok'].map(
+          (e) => e.replace('k failed', 'k cli:alice@host failed'),
+        ),
+      );
+      storeUp = false;
+      await assert.rejects(keys.rotateKey('k', 'cli:alice@host'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'audit_unavailable');
+        assert.match(err.message, /rotate of k@3 was done, but its audit row could not be written/);
+        return true;
+      });
+    } finally {
+      await keys.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
