@@ -39,6 +39,16 @@ store:
 bus:
   url: "memory:"               # or redis://127.0.0.1:6379 for several replicas
 
+# Keys (docs/KEYS.md). The default keeps keys in keys/keystore.json, sealed by a master key from
+# ZTGATE_MASTER_KEY or keys/master.key: for a single node or development. For production use an
+# HSM or Vault:
+# keys:
+#   provider: pkcs11
+#   pkcs11: { module: /usr/lib/softhsm/libsofthsm2.so, tokenLabel: ztgate, pin: env:ZTGATE_HSM_PIN }
+#   rotation: { periods: { config-secrets: 90d } }
+keys:
+  provider: local
+
 # Demo mode (also turned on by \`ztgate up --demo\`): a built-in OpenID provider and a demo
 # model that describes what it received. For a first look only; never for real traffic.
 demo:
@@ -51,7 +61,7 @@ demo:
 #   openai:
 #     kind: openai-compatible
 #     baseUrl: https://api.openai.com/v1
-#     apiKey: env:OPENAI_API_KEY
+#     apiKey: env:OPENAI_API_KEY      # or sealed:… from \`ztgate secret seal\`
 # models:
 #   - id: gpt-4o-mini
 #     upstream: openai
