@@ -202,6 +202,8 @@ const keys = z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,16}$/)
           .default('ztgate'),
+        /** Sessions opened on the token: how many key operations run at once. */
+        sessions: z.number().int().min(1).max(64).default(4),
       })
       .optional(),
     vault: z

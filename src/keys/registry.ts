@@ -12,6 +12,8 @@ export type KeyProviderConfig =
       /** Secret reference (`env:`, `file:`). */
       readonly pin: string;
       readonly labelPrefix: string;
+      /** Sessions opened on the token (parallel operations); the provider's default when absent. */
+      readonly sessions?: number;
     }
   | {
       readonly kind: 'vault-transit';
@@ -57,6 +59,7 @@ const PROVIDERS: FactoryMap = {
       ...(config.slot === undefined ? {} : { slot: config.slot }),
       pin: await environment.resolveSecret(config.pin, 'keys.pkcs11.pin'),
       labelPrefix: config.labelPrefix,
+      ...(config.sessions === undefined ? {} : { sessions: config.sessions }),
     });
   },
   'vault-transit': async (config, environment) => {

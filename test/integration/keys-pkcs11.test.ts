@@ -7,8 +7,9 @@ import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import pkcs11js from 'pkcs11js';
 import type { Handle, PKCS11 } from 'pkcs11js';
-import { isKeyError } from '../../src/keys/errors.js';
+import { isKeyError, KeyError } from '../../src/keys/errors.js';
 import { createPkcs11Provider, type Pkcs11ProviderOptions } from '../../src/keys/providers/pkcs11.js';
+import { SessionPool, type SessionFactory } from '../../src/keys/providers/pkcs11-sessions.js';
 import {
   acquireModule,
   closeUserSession,
@@ -24,11 +25,11 @@ import { createSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 const contractHsm = createSoftHsm('contract');
 const hsm = createSoftHsm('provider');
 const pinHsm = createSoftHsm('pin-check');
+const poolHsm = createSoftHsm('pool');
+const resetHsm = createSoftHsm('reset');
 
 after(() => {
-  contractHsm.cleanup();
-  hsm.cleanup();
-  pinHsm.cleanup();
+  for (const token of [contractHsm, hsm, pinHsm, poolHsm, resetHsm]) token.cleanup();
 });
 
 let runs = 0;
@@ -299,5 +300,289 @@ describe('pkcs11 provider on SoftHSM2', () => {
     await p.close();
     await rejectsWith(p.ping(), 'provider_closed');
     await rejectsWith(p.listKeys(), 'provider_closed');
+  });
+});
+
+type AsyncCall = 'C_EncryptAsync' | 'C_DecryptAsync' | 'C_SignAsync';
+
+/** Counts the token's async calls (encrypt, decrypt, sign) in flight at once, on the shared module. */
+function trackAsyncCalls(token: SoftHsm): { readonly peak: number; restore(): void } {
+  const module = acquireModule(token.modulePath);
+  const lib = module.lib;
+  const names: readonly AsyncCall[] = ['C_EncryptAsync', 'C_DecryptAsync', 'C_SignAsync'];
+  const originals = names.map((name) => [name, lib[name]] as const);
+  let pending = 0;
+  let peak = 0;
+  for (const [name, original] of originals) {
+    lib[name] = async (session: Handle, inData: Buffer, outData: Buffer): Promise<Buffer> => {
+      pending += 1;
+      peak = Math.max(peak, pending);
+      try {
+        return await original.call(lib, session, inData, outData);
+      } finally {
+        pending -= 1;
+      }
+    };
+  }
+  return {
+    get peak() {
+      return peak;
+    },
+    restore() {
+      for (const [name, original] of originals) lib[name] = original;
+      releaseModule(module);
+    },
+  };
+}
+
+describe('pkcs11 provider session pool', () => {
+  it('runs many operations at once on several sessions, all correct', async () => {
+    const p = await createPkcs11Provider({ ...options(poolHsm, 'par'), sessions: 4 });
+    const tracker = trackAsyncCalls(poolHsm);
+    try {
+      assert.equal(p.pool.size, 4);
+      await p.createKey('kek', 'aes-256-gcm');
+      await p.createKey('signer', 'ecdsa-p256');
+      const dataKeys = Array.from({ length: 200 }, () => randomBytes(32));
+      const wrappedBefore = await Promise.all(dataKeys.slice(0, 20).map((k) => p.wrapKey('kek', k, AAD)));
+      const results = await Promise.all(
+        dataKeys.map(async (dataKey, i) => {
+          const data = Buffer.from(`message ${i}`);
+          switch (i % 3) {
+            case 0:
+              return { i, wrapped: await p.wrapKey('kek', dataKey, AAD) };
+            case 1:
+              return { i, unwrapped: await p.unwrapKey(wrappedBefore[i % 20]!, AAD) };
+            default:
+              return { i, data, signature: await p.sign('signer', data) };
+          }
+        }),
+      );
+      assert.equal(results.length, 200);
+      assert.ok(p.pool.peakInUse > 1 && p.pool.peakInUse <= 4, `peak ${p.pool.peakInUse}`);
+      assert.ok(tracker.peak > 1, `at most ${tracker.peak} token call(s) in flight at once`);
+      assert.equal(p.pool.inUse, 0);
+      // Check every result, in parallel as well.
+      const checks = await Promise.all(
+        results.map(async (r) => {
+          if (r.wrapped) return (await p.unwrapKey(r.wrapped, AAD)).equals(dataKeys[r.i]!);
+          if (r.unwrapped) return r.unwrapped.equals(dataKeys[r.i % 20]!);
+          assert.ok(r.signature && r.data);
+          assert.deepEqual(r.signature.keyId, { name: 'signer', version: 1 });
+          return p.verify(r.signature.keyId, r.data, r.signature.signature);
+        }),
+      );
+      assert.deepEqual(
+        checks.map((ok, i) => (ok ? -1 : i)).filter((i) => i >= 0),
+        [],
+      );
+    } finally {
+      tracker.restore();
+      await p.close();
+    }
+  });
+
+  it('serialises concurrent rotations of one key: no version is lost', async () => {
+    const p = await createPkcs11Provider({ ...options(poolHsm, 'rot'), sessions: 4 });
+    try {
+      await p.createKey('kek', 'aes-256-gcm');
+      const dataKey = randomBytes(32);
+      const [rotations, wraps] = await Promise.all([
+        Promise.all(Array.from({ length: 20 }, () => p.rotateKey('kek'))),
+        Promise.all(Array.from({ length: 10 }, () => p.wrapKey('kek', dataKey, AAD))),
+      ]);
+      assert.deepEqual(
+        rotations.map((info) => info.primaryVersion).sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 2),
+      );
+      const info = await p.describeKey('kek');
+      assert.equal(info.primaryVersion, 21);
+      assert.deepEqual(
+        info.versions.map((v) => v.version),
+        Array.from({ length: 21 }, (_, i) => i + 1),
+      );
+      assert.ok(info.versions.every((v) => v.state === 'active'));
+      for (const wrapped of wraps) assert.deepEqual(await p.unwrapKey(wrapped, AAD), dataKey);
+      await withRawSession(poolHsm, async (lib, session) => {
+        assert.equal(find(lib, session, 'rot:meta:kek').length, 1, 'one metadata object');
+        for (let v = 1; v <= 21; v += 1) assert.equal(find(lib, session, `rot:kek@${v}`).length, 1);
+      });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('works with one session and refuses a session count out of range', async () => {
+    const p = await createPkcs11Provider({ ...options(poolHsm, 'one'), sessions: 1 });
+    try {
+      await p.createKey('kek', 'aes-256-gcm');
+      const dataKeys = Array.from({ length: 20 }, () => randomBytes(32));
+      const wrapped = await Promise.all(dataKeys.map((k) => p.wrapKey('kek', k, AAD)));
+      const unwrapped = await Promise.all(wrapped.map((w) => p.unwrapKey(w, AAD)));
+      assert.deepEqual(unwrapped, dataKeys);
+      assert.equal(p.pool.peakInUse, 1);
+    } finally {
+      await p.close();
+    }
+    for (const sessions of [0, 65, 2.5, -1, Number.NaN]) {
+      await rejectsWith(createPkcs11Provider({ ...options(poolHsm, 'bad'), sessions }), 'invalid_argument');
+    }
+  });
+
+  it('waits for operations under way on close and refuses those that wait for a session', async () => {
+    const p = await createPkcs11Provider({ ...options(poolHsm, 'drain'), sessions: 2 });
+    await p.createKey('kek', 'aes-256-gcm');
+    const dataKey = randomBytes(32);
+    const running = [p.wrapKey('kek', dataKey, AAD), p.wrapKey('kek', dataKey, AAD)];
+    const waiting = p.wrapKey('kek', dataKey, AAD);
+    const closed = p.close();
+    await rejectsWith(waiting, 'provider_closed');
+    for (const wrapped of await Promise.all(running)) assert.equal(wrapped.keyId.version, 1);
+    await closed;
+    assert.equal(p.pool.inUse, 0);
+    await rejectsWith(p.wrapKey('kek', dataKey, AAD), 'provider_closed');
+    await p.close();
+  });
+
+  it('replaces sessions the token dropped, failing only the operations that hit them', async () => {
+    const p = await createPkcs11Provider({ ...options(resetHsm, 'reset'), sessions: 2 });
+    try {
+      await p.createKey('kek', 'aes-256-gcm');
+      const dataKey = randomBytes(32);
+      const wrapped = await p.wrapKey('kek', dataKey, AAD);
+      // A token reset: every session of this process on the token is closed, and the user logged out.
+      const module = acquireModule(resetHsm.modulePath);
+      try {
+        module.lib.C_CloseAllSessions(findToken(module, { tokenLabel: resetHsm.tokenLabel }).slot);
+      } finally {
+        releaseModule(module);
+      }
+      // Each session fails once (no silent retry of a crypto operation), then is reopened and logged in.
+      await rejectsWith(p.unwrapKey(wrapped, AAD), 'hsm_token_absent');
+      await rejectsWith(p.unwrapKey(wrapped, AAD), 'hsm_token_absent');
+      for (let i = 0; i < 4; i += 1) assert.deepEqual(await p.unwrapKey(wrapped, AAD), dataKey);
+      assert.deepEqual(await Promise.all([p.unwrapKey(wrapped, AAD), p.unwrapKey(wrapped, AAD)]), [
+        dataKey,
+        dataKey,
+      ]);
+      await p.ping();
+    } finally {
+      await p.close();
+    }
+    // The login bookkeeping survived: the token checks PINs again, and the right one works.
+    await rejectsWith(
+      createPkcs11Provider({ ...options(resetHsm, 'x'), pin: 'wrong-pin-1234' }),
+      'hsm_pin_incorrect',
+    );
+    const again = await createPkcs11Provider(options(resetHsm, 'reset'));
+    try {
+      assert.equal((await again.describeKey('kek')).primaryVersion, 1);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+describe('pkcs11 session pool (fake sessions)', () => {
+  const removed = (): Error =>
+    new pkcs11js.Pkcs11Error('CKR_DEVICE_REMOVED', pkcs11js.CKR_DEVICE_REMOVED, 'C_EncryptAsync');
+  const dropped = (): Error =>
+    new pkcs11js.Pkcs11Error('CKR_SESSION_HANDLE_INVALID', pkcs11js.CKR_SESSION_HANDLE_INVALID, 'C_Sign');
+
+  function fakeFactory(): SessionFactory<number> & { failOpen: boolean; closed: [number, boolean][] } {
+    let next = 0;
+    return {
+      failOpen: false,
+      closed: [],
+      open() {
+        if (this.failOpen) throw new KeyError('hsm_token_absent', 'no token');
+        return ++next;
+      },
+      close(session, handleGone) {
+        this.closed.push([session, handleGone]);
+      },
+    };
+  }
+
+  it('reopens a broken session on its next use, and keeps trying while reopening fails', async () => {
+    const factory = fakeFactory();
+    const pool = SessionPool.open(1, factory);
+    await assert.rejects(
+      pool.use(() => {
+        throw removed();
+      }),
+      /CKR_DEVICE_REMOVED/,
+    );
+    factory.failOpen = true;
+    await assert.rejects(
+      pool.use(() => 'unreached'),
+      (err: unknown) => isKeyError(err, 'hsm_token_absent'),
+    );
+    await assert.rejects(
+      pool.use(() => 'unreached'),
+      (err: unknown) => isKeyError(err, 'hsm_token_absent'),
+    );
+    assert.deepEqual(factory.closed, [[1, false]], 'the broken session is closed once');
+    factory.failOpen = false;
+    assert.equal(await pool.use((s) => s), 2);
+    // A session the token dropped is only forgotten (its handle may be reused), not closed again.
+    await assert.rejects(
+      pool.use(() => {
+        throw dropped();
+      }),
+      /CKR_SESSION_HANDLE_INVALID/,
+    );
+    assert.equal(await pool.use((s) => s), 3);
+    // Other errors leave the session alone.
+    await assert.rejects(
+      pool.use(() => {
+        throw new Error('bad input');
+      }),
+    );
+    assert.equal(await pool.use((s) => s), 3);
+    await pool.close();
+    assert.deepEqual(factory.closed, [
+      [1, false],
+      [2, true],
+      [3, false],
+    ]);
+    assert.equal(pool.inUse, 0);
+  });
+
+  it('serves waiting operations in order; a failed open closes the sessions already open', async () => {
+    const factory = fakeFactory();
+    const pool = SessionPool.open(2, factory);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const order: number[] = [];
+    const held = [1, 2].map(() => pool.use(() => gate));
+    const queued = [1, 2, 3, 4].map((i) =>
+      pool.use(() => {
+        order.push(i);
+      }),
+    );
+    assert.equal(pool.inUse, 2);
+    release();
+    await Promise.all([...held, ...queued]);
+    assert.deepEqual(order, [1, 2, 3, 4]);
+    assert.equal(pool.peakInUse, 2);
+    await pool.close();
+
+    let opened = 0;
+    const failing: SessionFactory<number> & { closed: number[] } = {
+      closed: [],
+      open() {
+        if (opened === 2) throw new KeyError('hsm_pin_incorrect', 'refused');
+        return ++opened;
+      },
+      close(session) {
+        this.closed.push(session);
+      },
+    };
+    assert.throws(
+      () => SessionPool.open(4, failing),
+      (err: unknown) => isKeyError(err, 'hsm_pin_incorrect'),
+    );
+    assert.deepEqual(failing.closed, [1, 2]);
   });
 });

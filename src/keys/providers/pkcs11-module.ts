@@ -30,6 +30,9 @@ interface ModuleEntry extends Pkcs11Module {
 
 const modules = new Map<string, ModuleEntry>();
 const PIN_MAC_KEY = randomBytes(32);
+/** CK_STATE values of sessions in which the user is not logged in. */
+const CKS_RO_PUBLIC_SESSION = 0;
+const CKS_RW_PUBLIC_SESSION = 2;
 
 const PIN_REFUSED = new Set([
   pkcs11js.CKR_PIN_INCORRECT,
@@ -38,7 +41,8 @@ const PIN_REFUSED = new Set([
   pkcs11js.CKR_PIN_LEN_RANGE,
   pkcs11js.CKR_PIN_EXPIRED,
 ]);
-const TOKEN_GONE = new Set([
+/** CK_RVs that say the token, or our session with it, is gone. */
+export const TOKEN_GONE: ReadonlySet<number> = new Set([
   pkcs11js.CKR_TOKEN_NOT_PRESENT,
   pkcs11js.CKR_TOKEN_NOT_RECOGNIZED,
   pkcs11js.CKR_DEVICE_REMOVED,
@@ -157,6 +161,14 @@ function pinMac(pin: string): Buffer {
   return createHmac('sha256', PIN_MAC_KEY).update(pin).digest();
 }
 
+function logIn(lib: PKCS11, session: Handle, pin: string): void {
+  try {
+    lib.C_Login(session, pkcs11js.CKU_USER, pin);
+  } catch (err) {
+    if (ckrOf(err) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw err;
+  }
+}
+
 /**
  * Opens a read-write session on `slot` and logs the user in. When another session of this process
  * is already logged in to the token, the token would answer CKR_USER_ALREADY_LOGGED_IN without
@@ -181,13 +193,12 @@ export function openUserSession(module: Pkcs11Module, slot: Handle, pin: string)
       if (!timingSafeEqual(login.pinMac, mac)) {
         throw new KeyError('hsm_pin_incorrect', 'the token refused the PIN (it differs from the PIN in use)');
       }
+      // The token may have logged out behind our back (all its sessions closed by a reset).
+      const { state } = lib.C_GetSessionInfo(session);
+      if (state === CKS_RO_PUBLIC_SESSION || state === CKS_RW_PUBLIC_SESSION) logIn(lib, session, pin);
       login.refs += 1;
     } else {
-      try {
-        lib.C_Login(session, pkcs11js.CKU_USER, pin);
-      } catch (err) {
-        if (ckrOf(err) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw err;
-      }
+      logIn(lib, session, pin);
       entry.logins.set(key, { refs: 1, pinMac: mac });
     }
     return session;
@@ -201,8 +212,17 @@ export function openUserSession(module: Pkcs11Module, slot: Handle, pin: string)
   }
 }
 
-/** Closes a session from openUserSession; the last one on the token logs out. */
-export function closeUserSession(module: Pkcs11Module, slot: Handle, session: Handle): void {
+/**
+ * Closes a session from openUserSession; the last one on the token logs out. `handleGone`: the
+ * token already dropped the session (CKR_SESSION_HANDLE_INVALID): only its login reference is
+ * released, since the token may have handed the same handle to a newer session.
+ */
+export function closeUserSession(
+  module: Pkcs11Module,
+  slot: Handle,
+  session: Handle,
+  handleGone = false,
+): void {
   const entry = modules.get(module.path);
   const key = slot.toString('hex');
   const login = entry?.logins.get(key);
@@ -211,12 +231,13 @@ export function closeUserSession(module: Pkcs11Module, slot: Handle, session: Ha
       login.refs -= 1;
       if (login.refs <= 0) {
         entry.logins.delete(key);
-        module.lib.C_Logout(session);
+        if (!handleGone) module.lib.C_Logout(session);
       }
     }
   } catch {
     // Closing the last session logs out anyway.
   }
+  if (handleGone) return;
   try {
     module.lib.C_CloseSession(session);
   } catch {
