@@ -39,42 +39,18 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-/** Runs `op` for the time budget (after a short warm-up) and summarises its latencies. */
+/**
+ * Runs `op` for the time budget with `concurrency` operations in flight (after a short warm-up)
+ * and summarises the latencies of every operation.
+ */
 async function measure(
   provider: string,
   operation: string,
   bytes: number | null,
   op: (i: number) => Promise<unknown>,
+  concurrency = 1,
 ): Promise<Row> {
   for (let i = 0; i < 50; i++) await op(i);
-  const samples: number[] = [];
-  const start = performance.now();
-  let i = 0;
-  while (performance.now() - start < budgetMs) {
-    const t0 = performance.now();
-    await op(i++);
-    samples.push((performance.now() - t0) * 1000);
-  }
-  const elapsed = (performance.now() - start) / 1000;
-  const sorted = Float64Array.from(samples).sort();
-  return {
-    provider,
-    operation,
-    ops: samples.length,
-    p50us: percentile(sorted, 50),
-    p99us: percentile(sorted, 99),
-    opsPerSec: samples.length / elapsed,
-    mbPerSec: bytes === null ? null : (samples.length * bytes) / elapsed / 1e6,
-  };
-}
-
-/** As `measure`, with `concurrency` operations in flight at all times. */
-async function measureConcurrent(
-  provider: string,
-  operation: string,
-  concurrency: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<Row> {
   const samples: number[] = [];
   const start = performance.now();
   let next = 0;
@@ -95,7 +71,7 @@ async function measureConcurrent(
     p50us: percentile(sorted, 50),
     p99us: percentile(sorted, 99),
     opsPerSec: samples.length / elapsed,
-    mbPerSec: null,
+    mbPerSec: bytes === null ? null : (samples.length * bytes) / elapsed / 1e6,
   };
 }
 
@@ -132,8 +108,12 @@ async function benchProvider(name: string, open: () => Promise<KeyProvider>): Pr
       const context = { tenant: 'bench', recordId: 'r', purpose: 'bench' };
       const envelope = await keys.encrypt('bench-kek', payload, context);
       rows.push(
-        await measureConcurrent(name, 'decrypt 1 KB, no cache, 16 in flight', 16, () =>
-          keys.decrypt(envelope, context),
+        await measure(
+          name,
+          'decrypt 1 KB, no cache, 16 in flight',
+          null,
+          () => keys.decrypt(envelope, context),
+          16,
         ),
       );
     }

@@ -13,6 +13,7 @@ import type { AuditEntry } from '../../src/core/index.js';
 import type { EncryptedObject, EncryptedObjectRepository, Store } from '../../src/store/index.js';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { pgSpaces } from '../helpers/pg-spaces.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -679,19 +680,16 @@ encryptedObjectsContract('sqlite :memory:', { durable: false }, async () => ({
 }));
 
 encryptedObjectsContract('postgres', { durable: true }, async () => {
-  const base = `ztgate_test_${randomBytes(4).toString('hex')}`;
-  // Connecting here makes an unreachable server fail the suite instead of skipping it.
-  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
-  await admin.connect();
+  const spaces = await pgSpaces();
   return {
-    open: async (space) => new PostgresStore({ url: PG_URL, schema: `${base}_${space}`, poolSize: 5 }),
+    open: spaces.open,
     createVersion1: async (space, entries) => {
-      const schema = `${base}_${space}`;
-      await admin.query('begin');
+      const schema = spaces.schemaOf(space);
+      await spaces.admin.query('begin');
       try {
-        await admin.query(`create schema ${schema}`);
-        await admin.query(`set local search_path = ${schema}`);
-        await admin.query(`
+        await spaces.admin.query(`create schema ${schema}`);
+        await spaces.admin.query(`set local search_path = ${schema}`);
+        await spaces.admin.query(`
           create table schema_migrations (version integer primary key, applied_at text not null);
           create table audit_log (
             seq bigint generated always as identity primary key,
@@ -706,32 +704,19 @@ encryptedObjectsContract('postgres', { durable: true }, async () => {
           insert into schema_migrations (version, applied_at) values (1, '2025-01-01T00:00:00.000Z');
         `);
         for (const e of entries) {
-          await admin.query(
+          await spaces.admin.query(
             'insert into audit_log (request_id, principal_id, phase, stored_at, entry) values ($1, $2, $3, $4, $5)',
             [e.requestId, e.principalId, e.phase, new Date().toISOString(), JSON.stringify(e)],
           );
         }
-        await admin.query('commit');
+        await spaces.admin.query('commit');
       } catch (err) {
-        await admin.query('rollback');
+        await spaces.admin.query('rollback');
         throw err;
       }
     },
-    sql: async (space, text) => {
-      await admin.query(`set search_path = ${base}_${space}`);
-      return (await admin.query(text)).rows;
-    },
-    cleanup: async () => {
-      try {
-        const { rows } = await admin.query<{ name: string }>(
-          'select nspname as name from pg_namespace where starts_with(nspname, $1)',
-          [base],
-        );
-        for (const { name } of rows) await admin.query(`drop schema ${name} cascade`);
-      } finally {
-        await admin.end();
-      }
-    },
+    sql: spaces.sql,
+    cleanup: spaces.cleanup,
   };
 });
 

@@ -11,8 +11,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { AuditEntry } from '../../src/core/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { PostgresStore } from '../../src/store/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { pgSpaces } from '../helpers/pg-spaces.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const SECRET = 's3cr3t-Pa55';
@@ -320,28 +320,8 @@ storeContract('sqlite :memory:', { shared: false, durable: false }, async () => 
 }));
 
 storeContract('postgres', { shared: true, durable: true }, async () => {
-  const base = `ztgate_test_${randomBytes(4).toString('hex')}`;
-  // Connecting here makes an unreachable server fail the suite instead of skipping it.
-  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
-  await admin.connect();
-  return {
-    open: async (space) => new PostgresStore({ url: PG_URL, schema: `${base}_${space}`, poolSize: 5 }),
-    sql: async (space, text) => {
-      await admin.query(`set search_path = ${base}_${space}`);
-      return (await admin.query(text)).rows;
-    },
-    cleanup: async () => {
-      try {
-        const { rows } = await admin.query<{ name: string }>(
-          'select nspname as name from pg_namespace where starts_with(nspname, $1)',
-          [base],
-        );
-        for (const { name } of rows) await admin.query(`drop schema ${name} cascade`);
-      } finally {
-        await admin.end();
-      }
-    },
-  };
+  const spaces = await pgSpaces();
+  return { open: spaces.open, sql: spaces.sql, cleanup: spaces.cleanup };
 });
 
 describe('createStore', () => {
