@@ -9,6 +9,23 @@ export interface Credentials {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The client's address, for policy and audit. */
   readonly remoteAddress: string | undefined;
+  /**
+   * The client certificate of a mutual-TLS connection, when the data plane asks for one and the
+   * TLS layer verified its chain. Absent on plain connections.
+   */
+  readonly clientCertificate?: ClientCertificate;
+}
+
+/** What the TLS layer verified about a client certificate. */
+export interface ClientCertificate {
+  /** The SPIFFE ID from the certificate's URI SAN, when it has exactly one. */
+  readonly spiffeId?: string;
+  /** Hex serial number, for revocation. */
+  readonly serialNumber: string;
+  /** SHA-256 fingerprint of the DER certificate (hex, colon-separated as node prints it). */
+  readonly fingerprint256: string;
+  /** Seconds since the epoch when the certificate expires. */
+  readonly notAfter: number;
 }
 
 export type PrincipalKind = 'user' | 'service';
@@ -33,9 +50,14 @@ export interface Principal {
   readonly attributes: Readonly<Record<string, AttributeValue>>;
 }
 
-/** The device a request comes from, from a verified posture assertion (identity issue). */
+/** The device a request comes from, from a posture assertion signed by a device-trust service. */
 export interface Device {
   readonly id: string;
+  /** `verified`: a fresh, bound, correctly signed assertion. `untrusted`: missing, stale, unbound
+   *  or forged, and config says to mark rather than refuse (policy decides what that allows). */
+  readonly trust: 'verified' | 'untrusted';
+  /** Why the device is untrusted (a stable code such as `posture_missing`), when it is. */
+  readonly untrustedReason?: string;
   readonly managed: boolean;
   readonly compliant: boolean;
   readonly attributes: Readonly<Record<string, AttributeValue>>;
