@@ -3,6 +3,19 @@ import { ConfigError, defaultHome, ensureHome, loadConfigFile, type ZtgateConfig
 import { openKeyService, type KeyService } from '../gateway/key-service.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 
+/** What a command that needs no keys works with: the config, the store, the shared bus. */
+export interface StoreContext {
+  readonly config: ZtgateConfig;
+  readonly home: string;
+  readonly configFile: string;
+  readonly store: Store;
+  /** The configured bus when it is shared (Redis); undefined for `memory:`, which no other process sees. */
+  readonly bus: StateBus | undefined;
+  /** Who runs the command, as recorded in the audit log. */
+  readonly actor: string;
+  close(): Promise<void>;
+}
+
 /** What a key command works with: the config, the store its audit rows go to, the key service. */
 export interface KeyContext {
   readonly config: ZtgateConfig;
@@ -27,11 +40,10 @@ export function cliActor(): string {
 }
 
 /**
- * Opens what a `ztgate keys` or `ztgate secret` command needs. Every key operation is audited in
- * the configured store; with a Redis bus, running replicas hear of rotations and destructions
- * at once (without one they notice within a second: see KeyManager.stateCheckMs).
+ * Opens the configured store (migrated) and, when it is shared, the configured bus: what a
+ * `ztgate apikey` or `ztgate revoke` command needs, and the base of a key context.
  */
-export async function openKeyContext(home: string | undefined): Promise<KeyContext> {
+export async function openStoreContext(home: string | undefined): Promise<StoreContext> {
   const { paths } = await ensureHome(home ?? defaultHome());
   const config = await loadConfigFile(paths.config);
   const store = await createStore({
@@ -44,9 +56,61 @@ export async function openKeyContext(home: string | undefined): Promise<KeyConte
   try {
     if (config.bus.url !== 'memory:')
       bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  return {
+    config,
+    home: paths.dir,
+    configFile: paths.config,
+    store,
+    bus,
+    actor: cliActor(),
+    close: async () => {
+      await bus?.close();
+      await store.close();
+    },
+  };
+}
+
+/** Runs `work` with a store context; config errors exit 2, other errors print their code and exit 1. */
+export async function withStoreContext(
+  home: string | undefined,
+  command: string,
+  work: (context: StoreContext) => Promise<number>,
+): Promise<number> {
+  let context: StoreContext;
+  try {
+    context = await openStoreContext(home);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ztgate ${command}: ${err.message}\n`);
+      return 2;
+    }
+    return reportKeyError(command, err);
+  }
+  try {
+    return await work(context);
+  } catch (err) {
+    return reportKeyError(command, err);
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * Opens what a `ztgate keys` or `ztgate secret` command needs. Every key operation is audited in
+ * the configured store; with a Redis bus, running replicas hear of rotations and destructions
+ * at once (without one they notice within a second: see KeyManager.stateCheckMs).
+ */
+export async function openKeyContext(home: string | undefined): Promise<KeyContext> {
+  const base = await openStoreContext(home);
+  const { config, store, bus } = base;
+  try {
     const service = await openKeyService({
       config,
-      home: paths.dir,
+      home: base.home,
       env: process.env,
       store,
       authMethod: 'cli',
@@ -54,20 +118,18 @@ export async function openKeyContext(home: string | undefined): Promise<KeyConte
     });
     return {
       config,
-      home: paths.dir,
-      configFile: paths.config,
+      home: base.home,
+      configFile: base.configFile,
       store,
       service,
-      actor: cliActor(),
+      actor: base.actor,
       close: async () => {
         await service.close();
-        await bus?.close();
-        await store.close();
+        await base.close();
       },
     };
   } catch (err) {
-    await bus?.close().catch(() => undefined);
-    await store.close().catch(() => undefined);
+    await base.close().catch(() => undefined);
     throw err;
   }
 }

@@ -1,6 +1,9 @@
+import { APIKEY_USAGE, apikeyCommand } from './apikey.js';
 import { UsageError } from './args.js';
+import { CA_USAGE, caCommand } from './ca.js';
 import { CONFIG_USAGE, configCommand } from './config-check.js';
 import { KEYS_USAGE, keysCommand } from './keys.js';
+import { REVOKE_USAGE, revokeCommand } from './revoke.js';
 import { SECRET_USAGE, secretCommand } from './secret.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { UP_USAGE, up } from './up.js';
@@ -11,6 +14,9 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   config: configCommand,
   keys: keysCommand,
   secret: secretCommand,
+  ca: caCommand,
+  apikey: apikeyCommand,
+  revoke: revokeCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -24,6 +30,12 @@ ${CONFIG_USAGE}
 ${KEYS_USAGE}
 
 ${SECRET_USAGE}
+
+${CA_USAGE}
+
+${APIKEY_USAGE}
+
+${REVOKE_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */

@@ -52,6 +52,28 @@ const ASYMMETRIC_ALGORITHMS = [
   'EdDSA',
 ] as const;
 
+/**
+ * A SPIFFE ID (`spiffe://trust-domain/path`) or a prefix pattern ending in `/*`
+ * (`spiffe://trust-domain/agent/*`). Checked strictly again at start by src/mesh/spiffe.ts.
+ */
+const spiffeIdPattern = z
+  .string()
+  .max(2048)
+  .regex(
+    /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*(\/\*)?$/,
+    'must be a SPIFFE ID spiffe://trust-domain/path, or a pattern ending in /*',
+  )
+  .refine((id) => !/\/\.{1,2}(\/|$)/.test(id), 'must not have . or .. path segments')
+  .refine((id) => /^spiffe:\/\/[^/]+\/./.test(id), 'must have a path (spiffe://trust-domain/kind/name)');
+
+/** Mutual TLS on the data plane (its server certificate is the gateway's SVID). */
+const dataPlaneTls = z.strictObject({
+  /** `off`: TLS only; `optional`: a client certificate is verified when sent; `required`. */
+  clientCertificates: z.enum(['off', 'optional', 'required']).default('off'),
+  /** SPIFFE IDs whose certificates are accepted; empty: any SVID of the mesh's trust domain. */
+  allowedSpiffeIds: z.array(spiffeIdPattern).default([]),
+});
+
 const server = z
   .strictObject({
     /** Address the data plane binds to. */
@@ -62,6 +84,11 @@ const server = z
     adminHost: host.default('127.0.0.1'),
     /** Admin port (health, readiness, metrics). 0 picks a free port. */
     adminPort: port.default(8081),
+    /** When present, the data plane serves HTTPS with the gateway's SVID (needs mesh.enabled). */
+    tls: dataPlaneTls.optional(),
+    /** The admin listener serves mutual TLS: a client SVID on adminAllowedSpiffeIds is required. */
+    adminTls: z.boolean().default(false),
+    adminAllowedSpiffeIds: z.array(spiffeIdPattern).default([]),
   })
   .prefault({});
 
@@ -106,6 +133,26 @@ const bus = z
   })
   .prefault({});
 
+/** A claim name, or a dotted path into nested claims (`realm_access.roles`). */
+const claimPath = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, 'must be a claim name or dotted path (printable ASCII, no spaces)');
+
+/** Where principal attributes come from in a token. Absent keys: see docs/CONFIGURATION.md. */
+const claimMapping = z.strictObject({
+  subject: claimPath.default('sub'),
+  email: claimPath.default('email'),
+  roles: claimPath.optional(),
+  groups: claimPath.optional(),
+  department: claimPath.optional(),
+  clearance: claimPath.optional(),
+  homeRegion: claimPath.optional(),
+});
+
+// New issuer keys are optional (defaults applied in src/identity) so that IssuerConfig values
+// built in code (the demo issuer) stay valid.
 const issuer = z.strictObject({
   issuer: z.url(),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
@@ -115,7 +162,55 @@ const issuer = z.strictObject({
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
   rolesClaim: z.string().min(1).default('roles'),
   groupsClaim: z.string().min(1).default('groups'),
+  /** Least time between two JWKS fetches caused by tokens with an unknown `kid` (default 30). */
+  jwksCooldownSeconds: z.number().int().min(1).max(3600).optional(),
+  /** Claims that must be present, in addition to `exp` and the subject claim. */
+  requiredClaims: z.array(claimPath).max(32).optional(),
+  /** Claims that must have exactly this value (for example an Entra `tid`). */
+  requiredClaimValues: z
+    .record(claimPath, z.union([z.string().max(256), z.number(), z.boolean()]))
+    .optional(),
+  claims: claimMapping.optional(),
+  /** Marks client-credentials tokens (no user): the principal becomes `kind: service`. */
+  serviceClaim: z
+    .strictObject({
+      claim: claimPath,
+      values: z.array(z.string().min(1).max(256)).min(1).max(64).optional(),
+    })
+    .optional(),
 });
+
+const devicePosture = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** The device-trust service (MDM/EDR) that signs posture assertions: exact `iss`. */
+    issuer: z.url().optional(),
+    /** Overrides discovery of the service's jwks_uri. */
+    jwksUri: z.url().optional(),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+    clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+    jwksCooldownSeconds: z.number().int().min(1).max(3600).default(30),
+    header: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/)
+      .refine((h) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(h), {
+        message: 'must not be a standard credential or routing header',
+      })
+      .default('x-device-posture'),
+    maxAgeSeconds: z.number().int().min(10).max(86_400).default(300),
+    binding: z.enum(['subject', 'cnf']).default('subject'),
+    required: z.boolean().default(true),
+    onInvalid: z.enum(['refuse', 'untrusted']).default('refuse'),
+    onUnavailable: z.enum(['refuse', 'untrusted']).default('refuse'),
+  })
+  .superRefine((value, ctx) => {
+    if (!value.enabled) return;
+    if (!value.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required when enabled' });
+    if (!value.audience)
+      ctx.addIssue({ code: 'custom', path: ['audience'], message: 'required when enabled' });
+  })
+  .prefault({});
 
 const identity = z
   .strictObject({
@@ -123,6 +218,26 @@ const identity = z
     maxTokenBytes: z.number().int().min(256).max(65_536).default(8192),
     tokenCacheSize: z.number().int().min(0).max(1_000_000).default(10_000),
     jwksTimeoutMs: positiveMs.default(3000),
+    devicePosture,
+    revocation: z
+      .strictObject({
+        /** How long a revocation lasts when none is given: at least the longest token lifetime. */
+        defaultTtl: duration.default(86_400_000),
+        /** The longest a revocation may ask for. */
+        maxTtl: duration.default(400 * 86_400_000),
+        /** How often each replica polls for revocations its subscription missed. */
+        resyncIntervalMs: z.number().int().min(50).max(1000).default(500),
+      })
+      .prefault({}),
+    apiKeys: z
+      .strictObject({
+        /** Accept service API keys (`ztk_…`) as bearer tokens. */
+        enabled: z.boolean().default(true),
+        /** How long a verified key is trusted before the store is asked again (revocations are checked on every request). */
+        cacheTtlMs: z.number().int().min(0).max(300_000).default(10_000),
+        cacheSize: z.number().int().min(0).max(1_000_000).default(10_000),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -136,6 +251,8 @@ const upstream = z.strictObject({
     .default('authorization'),
   extraHeaders: z.record(z.string().regex(/^[a-z0-9-]+$/), z.string()).default({}),
   ca: secretRef.optional(),
+  /** Mutual TLS with SPIFFE IDs: the gateway presents its SVID and accepts only these server IDs. */
+  mtls: z.strictObject({ spiffeIds: z.array(spiffeIdPattern).min(1) }).optional(),
   retries: z.number().int().min(0).max(5).default(1),
   maxConnections: z.number().int().min(1).max(4096).default(128),
   timeouts: z
@@ -246,25 +363,102 @@ const keys = z
   })
   .prefault({});
 
+/** Mutual TLS between ztgate's components with SPIFFE IDs (docs/MESH.md). */
+const mesh = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Peers' trust domain; default: the built-in CA's. Required with trustBundle. */
+    trustDomain: z
+      .string()
+      .regex(/^[a-z0-9._-]{1,255}$/, 'must be a trust domain: a-z 0-9 . - _')
+      .optional(),
+    /** The gateway's own SVID is spiffe://<built-in CA trust domain>/gateway/<name>. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .refine((n) => n !== '.' && n !== '..', 'must not be . or ..')
+      .default('ztgate'),
+    /** Lifetime of the gateway's SVID; renewed at two thirds. 1s (tests) to 30d. */
+    svidTtl: duration
+      .pipe(
+        z
+          .number()
+          .min(1000)
+          .max(30 * 86_400_000),
+      )
+      .default(86_400_000),
+    /** `file:PATH`: PEM CA certificates or a SPIFFE bundle (JWKS) that replaces the built-in CA's root. */
+    trustBundle: z
+      .string()
+      .regex(/^file:.+$/, 'must be file:PATH')
+      .optional(),
+  })
+  .prefault({});
+
 const logging = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .prefault({});
 
-export const configSchema = z.strictObject({
-  server,
-  limits,
-  store,
-  bus,
-  identity,
-  upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), upstream).default({}),
-  models: z.array(modelEntry).default([]),
-  pipeline: z.strictObject({ stageTimeoutsMs: stageTimeouts }).prefault({}),
-  keys,
-  demo,
-  logging,
-});
+export const configSchema = z
+  .strictObject({
+    server,
+    limits,
+    store,
+    bus,
+    identity,
+    upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), upstream).default({}),
+    models: z.array(modelEntry).default([]),
+    pipeline: z.strictObject({ stageTimeoutsMs: stageTimeouts }).prefault({}),
+    keys,
+    mesh,
+    demo,
+    logging,
+  })
+  .superRefine((config, ctx) => {
+    // Mesh cross-checks (the other cross-field rules are in load.ts).
+    const needsMesh = (path: (string | number)[], what: string): void => {
+      if (!config.mesh.enabled)
+        ctx.addIssue({ code: 'custom', path, message: `${what} needs mesh.enabled: true` });
+    };
+    if (config.server.tls) needsMesh(['server', 'tls'], 'TLS on the data plane');
+    if (config.server.adminTls) {
+      needsMesh(['server', 'adminTls'], 'mutual TLS on the admin listener');
+      if (config.server.adminAllowedSpiffeIds.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['server', 'adminAllowedSpiffeIds'],
+          message: 'required (at least one SPIFFE ID) when server.adminTls is on',
+        });
+      }
+    }
+    for (const [name, upstream] of Object.entries(config.upstreams)) {
+      if (!upstream.mtls) continue;
+      needsMesh(['upstreams', name, 'mtls'], 'mutual TLS to an upstream');
+      if (!upstream.baseUrl.startsWith('https:')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', name, 'baseUrl'],
+          message: 'must be https: with mtls',
+        });
+      }
+      if (upstream.ca) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', name, 'ca'],
+          message: 'not used with mtls (the mesh trust bundle verifies the server)',
+        });
+      }
+    }
+    if (config.mesh.trustBundle && !config.mesh.trustDomain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mesh', 'trustDomain'],
+        message: 'required with mesh.trustBundle',
+      });
+    }
+  });
 
 export type ZtgateConfig = z.infer<typeof configSchema>;
 export type UpstreamConfig = z.infer<typeof upstream>;

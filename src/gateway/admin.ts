@@ -1,5 +1,7 @@
-import Fastify, { LogController } from 'fastify';
+import { createServer as createHttpsServer } from 'node:https';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
+import type { MeshServerTls } from '../mesh/index.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** A dependency of the pipeline that /readyz asks; it throws when the dependency does not answer. */
@@ -13,6 +15,13 @@ export interface AdminOptions {
   readonly checks: readonly ReadinessCheck[];
   readonly logger: Logger;
   readonly checkTimeoutMs?: number;
+  /**
+   * Mutual TLS (`server.adminTls`): the listener presents the gateway's SVID and closes every
+   * connection whose client SVID the mesh does not verify and allow (docs/MESH.md).
+   */
+  readonly tls?: MeshServerTls;
+  /** Registers further admin routes (the admin API) before the listener starts. */
+  readonly routes?: (app: FastifyInstance) => Promise<void>;
 }
 
 /**
@@ -22,10 +31,30 @@ export interface AdminOptions {
 export async function createAdminPlane(options: AdminOptions) {
   const { metrics, checks, logger } = options;
   const timeoutMs = options.checkTimeoutMs ?? 2000;
+  const tls = options.tls;
+  const serverFactory: FastifyServerFactory | undefined = tls
+    ? (handler) => {
+        const server = createHttpsServer(tls.tlsOptions, handler);
+        tls.attach(server);
+        return server;
+      }
+    : undefined;
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    ...(serverFactory ? { serverFactory } : {}),
   });
+  if (tls) {
+    // Each request re-checks its connection's client (revoked or expired since the handshake?).
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        tls.peerOf(request.raw.socket);
+      } catch {
+        // peerOf closed the connection and reported why.
+        return reply.hijack();
+      }
+    });
+  }
 
   app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
 
@@ -57,6 +86,7 @@ export async function createAdminPlane(options: AdminOptions) {
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
+  if (options.routes) await options.routes(app as unknown as FastifyInstance);
 
   return app;
 }

@@ -11,8 +11,9 @@ import {
 } from '../config/index.js';
 import type { Stages, UpstreamConnector } from '../core/index.js';
 import type { KeyManager } from '../keys/index.js';
+import { openMesh, type Mesh } from '../mesh/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
-import { createAuthenticator, discoveryUrl } from '../identity/index.js';
+import { discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
 import { createDecider } from '../policy/index.js';
 import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
@@ -23,6 +24,7 @@ import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
 import { openKeyService, startKeyRotation, type KeyService } from './key-service.js';
+import { openIdentityService, openRevocations } from './identity-service.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -56,10 +58,10 @@ const DEMO_MODEL: CatalogueModel = {
   demo: true,
 };
 
-function urlOf(address: AddressInfo | string | null, host: string): string {
+function urlOf(address: AddressInfo | string | null, host: string, tls = false): string {
   if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
   const shown = host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${address.port}`;
+  return `${tls ? 'https' : 'http'}://${shown}:${address.port}`;
 }
 
 async function connectorFor(
@@ -68,6 +70,7 @@ async function connectorFor(
   home: string,
   env: Readonly<Record<string, string | undefined>>,
   keys: KeyService,
+  mesh: Mesh | undefined,
 ): Promise<UpstreamConnector> {
   const apiKey = upstream.apiKey
     ? await resolveSecret(upstream.apiKey, `upstreams.${id}.apiKey`, home, env, keys.unseal)
@@ -87,6 +90,14 @@ async function connectorFor(
     totalTimeoutMs: upstream.timeouts.totalMs,
     retries: upstream.retries,
     maxConnections: upstream.maxConnections,
+    ...(upstream.mtls && mesh
+      ? {
+          connect: mesh.client({
+            spiffeIds: upstream.mtls.spiffeIds,
+            connectTimeoutMs: upstream.timeouts.connectMs,
+          }),
+        }
+      : {}),
   });
 }
 
@@ -144,10 +155,27 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
     const stopRotation = startKeyRotation(keyService, config, bus, logger);
     closers.push(async () => stopRotation());
+    // The mesh (mutual TLS with SPIFFE IDs): the gateway's SVID comes from the built-in CA,
+    // whose keys are in the key provider opened above.
+    const revocations = await openRevocations(config, bus, logger);
+    closers.push(() => revocations.close());
+    const mesh = config.mesh.enabled
+      ? await openMesh({
+          config: config.mesh,
+          home: paths.dir,
+          env,
+          keys,
+          logger,
+          alsoRevoked: {
+            isRevoked: (serial) => revocations.isRevoked({ certificateSerial: serial }).revoked,
+          },
+        })
+      : undefined;
+    if (mesh) closers.push(async () => mesh.close());
 
     const connectors = new Map<string, UpstreamConnector>();
     for (const [id, upstream] of Object.entries(config.upstreams)) {
-      const connector = await connectorFor(id, upstream, paths.dir, env, keyService);
+      const connector = await connectorFor(id, upstream, paths.dir, env, keyService, mesh);
       connectors.set(id, connector);
       closers.push(() => connector.close());
     }
@@ -209,13 +237,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'watch listener failed'),
       () => metrics.watchDropped.inc(),
     );
+    const identity = openIdentityService({ config, issuers, store, revocations, logger });
+    closers.push(() => identity.close());
     const built: Stages = {
-      authenticate: createAuthenticator({
-        issuers,
-        maxTokenBytes: config.identity.maxTokenBytes,
-        tokenCacheSize: config.identity.tokenCacheSize,
-        jwksTimeoutMs: config.identity.jwksTimeoutMs,
-      }),
+      authenticate: identity.authenticator,
       inspect: createInspector(),
       decide: createDecider(),
       transform: createTransformer(),
@@ -227,12 +252,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const stages: Stages = { ...built, ...options.stageOverrides };
     const pipeline = createPipeline({ stages, timeouts: config.pipeline.stageTimeoutsMs, metrics, logger });
 
-    const dataPlane = await createDataPlane({ config, pipeline, models, metrics, logger });
+    const dataTls =
+      mesh && config.server.tls
+        ? mesh.server({
+            listener: 'data',
+            clientCertificates: config.server.tls.clientCertificates,
+            allowedSpiffeIds: config.server.tls.allowedSpiffeIds,
+          })
+        : undefined;
+    const dataPlane = await createDataPlane({
+      config,
+      pipeline,
+      models,
+      metrics,
+      logger,
+      ...(dataTls ? { tls: dataTls } : {}),
+    });
     closers.push(() => dataPlane.close());
     const checks: ReadinessCheck[] = [
       { name: `store:${store.kind}`, check: () => store.ping() },
       { name: `bus:${bus.kind}`, check: () => bus.ping() },
       { name: `keys:${keys.provider.kind}`, check: () => keys.provider.ping() },
+      ...identity.checks,
+      ...(mesh ? [{ name: 'mesh:svid', check: async () => mesh.check() }] : []),
       ...[...connectors.values()].map((c) => ({
         name: `upstream:${c.id}`,
         check: (s: AbortSignal) => c.probe(s),
@@ -247,13 +289,27 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         },
       })),
     ];
-    const admin = await createAdminPlane({ metrics, checks, logger });
+    const adminTls =
+      mesh && config.server.adminTls
+        ? mesh.server({
+            listener: 'admin',
+            clientCertificates: 'required',
+            allowedSpiffeIds: config.server.adminAllowedSpiffeIds,
+          })
+        : undefined;
+    const admin = await createAdminPlane({
+      metrics,
+      checks,
+      logger,
+      routes: (app) => identity.adminRoutes(app, adminTls),
+      ...(adminTls ? { tls: adminTls } : {}),
+    });
     closers.push(() => admin.close());
 
     await dataPlane.listen({ host: config.server.host, port: config.server.port });
-    const dataUrl = urlOf(dataPlane.server.address(), config.server.host);
+    const dataUrl = urlOf(dataPlane.server.address(), config.server.host, dataTls !== undefined);
     await admin.listen({ host: config.server.adminHost, port: config.server.adminPort });
-    const adminUrl = urlOf(admin.server.address(), config.server.adminHost);
+    const adminUrl = urlOf(admin.server.address(), config.server.adminHost, adminTls !== undefined);
 
     await writeRunState(paths, {
       pid: process.pid,

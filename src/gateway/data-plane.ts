@@ -1,5 +1,6 @@
 import { randomUUID, createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -9,11 +10,13 @@ import {
   IngressError,
   errorBody,
   type ChatRequest,
+  type ClientCertificate,
   type Credentials,
   type EmbeddingsRequest,
   type ModelRequest,
   type RequestContext,
 } from '../core/index.js';
+import type { MeshServerTls } from '../mesh/index.js';
 import type { CatalogueModel } from '../runtime/index.js';
 import { sendError, toZtError } from './errors.js';
 import { parseJsonBody } from './json-body.js';
@@ -28,14 +31,23 @@ export interface DataPlaneOptions {
   readonly models: readonly CatalogueModel[];
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /**
+   * `server.tls`: HTTPS with the gateway's SVID; a client certificate the mesh verified becomes
+   * the request's `clientCertificate` credential (docs/MESH.md).
+   */
+  readonly tls?: MeshServerTls;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-function credentialsOf(headers: IncomingHttpHeaders, remoteAddress: string | undefined): Credentials {
+function credentialsOf(
+  headers: IncomingHttpHeaders,
+  remoteAddress: string | undefined,
+  clientCertificate: ClientCertificate | undefined,
+): Credentials {
   const auth = headers.authorization;
   const match = typeof auth === 'string' ? BEARER.exec(auth) : null;
-  return { bearer: match?.[1], headers, remoteAddress };
+  return { bearer: match?.[1], headers, remoteAddress, ...(clientCertificate ? { clientCertificate } : {}) };
 }
 
 /** Answers a connection-level error (oversized headers, slow client) with our error shape. */
@@ -70,8 +82,10 @@ function clientGone(reply: FastifyReply): AbortSignal {
  * release (writing the answer); everything in between is the pipeline's.
  */
 export async function createDataPlane(options: DataPlaneOptions) {
-  const { config, pipeline, models, metrics, logger } = options;
+  const { config, pipeline, models, metrics, logger, tls } = options;
   const limits = config.limits;
+  /** The verified client certificate of each request on a mutual-TLS connection. */
+  const clientCertificates = new WeakMap<IncomingMessage, ClientCertificate>();
 
   const app = Fastify({
     loggerInstance: logger,
@@ -83,17 +97,19 @@ export async function createDataPlane(options: DataPlaneOptions) {
     requestTimeout: limits.requestTimeoutMs,
     return503OnClosing: true,
     clientErrorHandler,
-    serverFactory: (handler) =>
-      createServer(
-        {
-          maxHeaderSize: limits.headerBytes,
-          headersTimeout: limits.headersTimeoutMs,
-          requestTimeout: limits.requestTimeoutMs,
-          // Node checks these time-outs on this interval (default 30 s), so it bounds their precision.
-          connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
-        },
-        handler,
-      ),
+    serverFactory: (handler) => {
+      const httpOptions = {
+        maxHeaderSize: limits.headerBytes,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        // Node checks these time-outs on this interval (default 30 s), so it bounds their precision.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
+      };
+      if (!tls) return createServer(httpOptions, handler);
+      const server = createHttpsServer({ ...httpOptions, ...tls.tlsOptions }, handler);
+      tls.attach(server);
+      return server;
+    },
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
     },
@@ -117,6 +133,23 @@ export async function createDataPlane(options: DataPlaneOptions) {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (!tls) return;
+    let peer: ReturnType<MeshServerTls['peerOf']>;
+    try {
+      // Re-checked on every request: a kept-alive connection ends once its certificate is revoked.
+      peer = tls.peerOf(request.raw.socket);
+    } catch {
+      // peerOf closed the connection and reported why.
+      return reply.hijack();
+    }
+    if (peer) {
+      clientCertificates.set(request.raw, {
+        spiffeId: peer.spiffeId.id,
+        serialNumber: peer.serialNumber,
+        fingerprint256: peer.fingerprint256,
+        notAfter: peer.notAfter,
+      });
+    }
   });
   // Runs for hijacked (streamed) replies too, once their raw response finishes.
   app.addHook('onResponse', async (request, reply) => {
@@ -146,7 +179,7 @@ export async function createDataPlane(options: DataPlaneOptions) {
     receivedAt: Date.now(),
     request: modelRequest,
     promptSha256: (request as FastifyRequest & { promptSha256?: string }).promptSha256 ?? '',
-    credentials: credentialsOf(request.headers, request.ip),
+    credentials: credentialsOf(request.headers, request.ip, clientCertificates.get(request.raw)),
     findings: [],
     transformations: [],
   });

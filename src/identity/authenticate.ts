@@ -1,93 +1,156 @@
-import { createHash } from 'node:crypto';
-import { decodeJwt, errors as joseErrors, type JWTPayload } from 'jose';
 import type { IssuerConfig } from '../config/index.js';
-import { AuthenticationError, type AuthenticateStage, type Principal } from '../core/index.js';
-import { TrustedIssuer } from './oidc-issuer.js';
-import { VerifiedTokenCache } from './token-cache.js';
+import {
+  AuthenticationError,
+  type AuthenticateStage,
+  type Credentials,
+  type Device,
+  type Principal,
+} from '../core/index.js';
+import { looksLikeApiKey, principalOfApiKey, type ApiKeyVerification } from './api-keys.js';
+import { createBearerAuthenticator, type EvictMatch } from './bearer.js';
+import { principalOfCertificate, type ClientCertificatePolicy } from './client-certificate.js';
+import { createDevicePostureCheck, type DevicePostureConfig } from './device-posture.js';
+
+/**
+ * What a revocation check is asked about. Shaped like RevocationQuery (revocation-list.ts), so
+ * `(who) => revocationList.isRevoked(who)` can be passed as is.
+ */
+export interface RevocationSubject {
+  /** SHA-256 (hex) of the bearer token, for token credentials. */
+  readonly tokenHash?: string;
+  readonly jti?: string;
+  /** The principal id (`issuer#sub` for OIDC). */
+  readonly subject: string;
+  readonly sessionId?: string;
+  /** Only for a device whose posture was verified. */
+  readonly deviceId?: string;
+  /** For API-key credentials. */
+  readonly apiKeyId?: string;
+  /** Hex serial of the verified client certificate, when the connection has one. */
+  readonly certificateSerial?: string;
+}
+
+export type RevocationPredicate = (who: RevocationSubject) => boolean | { readonly revoked: boolean };
 
 export interface AuthenticatorOptions {
   readonly issuers: readonly IssuerConfig[];
   readonly maxTokenBytes: number;
   readonly tokenCacheSize: number;
   readonly jwksTimeoutMs: number;
+  /** `identity.devicePosture`; absent or not enabled: no device is reported. */
+  readonly devicePosture?: DevicePostureConfig;
+  /** Asked on EVERY request, cached token or not; true → 401 (`revoked`), a throw → 503. */
+  readonly isRevoked?: RevocationPredicate;
+  /** Service API keys (`ztk_…` bearer tokens); absent: such tokens are refused. */
+  readonly apiKeys?: { verify(presented: unknown): Promise<ApiKeyVerification> };
+  /** Services identified by their mTLS client certificate (SPIFFE ID); absent: not accepted alone. */
+  readonly clientCertificates?: ClientCertificatePolicy;
   readonly now?: () => number;
 }
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** The authenticate stage, plus eviction of cached tokens for revocation events. */
+export type Authenticator = AuthenticateStage & {
+  /** Drops cached verified tokens matching every given field; returns how many. */
+  evict(match: EvictMatch): number;
+};
 
-/** jose failures that mean "we could not check", not "the token is bad". */
-const UNAVAILABLE_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC']);
-
-function stringList(value: unknown): string[] {
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
+/** Who a credential proved the caller to be, with the handles revocation can name it by. */
+interface Identity {
+  readonly principal: Principal;
+  readonly tokenHash?: string;
+  readonly jti?: string;
+  readonly apiKeyId?: string;
 }
 
-function toPrincipal(payload: JWTPayload, issuer: IssuerConfig): Principal {
-  const sub = payload.sub as string;
-  const email = typeof payload.email === 'string' ? payload.email : undefined;
-  return {
-    kind: 'user',
-    id: `${issuer.issuer}#${sub}`,
-    issuer: issuer.issuer,
-    subject: sub,
-    authMethod: 'oidc',
-    roles: stringList(payload[issuer.rolesClaim]),
-    groups: stringList(payload[issuer.groupsClaim]),
-    ...(email === undefined ? {} : { email }),
-    ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp } : {}),
-    ...(typeof payload.sid === 'string' ? { sessionId: payload.sid } : {}),
-    attributes: {},
+function refuseIfRevoked(
+  isRevoked: RevocationPredicate,
+  identity: Identity,
+  device: Device | undefined,
+  credentials: Credentials,
+): void {
+  const { principal } = identity;
+  const serial = credentials.clientCertificate?.serialNumber;
+  const who: RevocationSubject = {
+    subject: principal.id,
+    ...(identity.tokenHash === undefined ? {} : { tokenHash: identity.tokenHash }),
+    ...(identity.jti === undefined ? {} : { jti: identity.jti }),
+    ...(identity.apiKeyId === undefined ? {} : { apiKeyId: identity.apiKeyId }),
+    ...(serial === undefined ? {} : { certificateSerial: serial }),
+    ...(principal.sessionId === undefined ? {} : { sessionId: principal.sessionId }),
+    ...(device?.trust === 'verified' ? { deviceId: device.id } : {}),
   };
+  let answer: boolean | { readonly revoked: boolean };
+  try {
+    answer = isRevoked(who);
+  } catch (err) {
+    throw new AuthenticationError('authentication_unavailable', {
+      logDetail: 'revocation_unavailable',
+      cause: err,
+    });
+  }
+  if (answer === true || (typeof answer === 'object' && answer.revoked)) {
+    throw new AuthenticationError('unauthenticated', { logDetail: 'revoked' });
+  }
 }
 
 /**
- * The authenticate stage: accepts bearer JWTs from the configured OIDC issuers only and rejects
- * everything else with 401 `unauthenticated`. Verified tokens are cached by their hash until
- * they expire. If an issuer's keys cannot be fetched the request is refused with 503.
+ * The authenticate stage. One function per credential kind turns credentials into an Identity
+ * (bearer JWTs from the configured OIDC issuers, service API keys, mTLS client certificates
+ * with an allowed SPIFFE ID); then the device posture, when enabled;
+ * then the revocation check, on every request. Anything not accepted → 401 `unauthenticated`
+ * with a stable reason in the log; anything we could not check → 503 `authentication_unavailable`.
  */
-export function createAuthenticator(options: AuthenticatorOptions): AuthenticateStage {
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const now = options.now ?? Date.now;
-  const issuers = new Map(
-    options.issuers.map((c) => [c.issuer, new TrustedIssuer(c, options.jwksTimeoutMs)]),
-  );
-  const cache = new VerifiedTokenCache(options.tokenCacheSize, now);
+  const bearer = createBearerAuthenticator({ ...options, now });
+  const posture = options.devicePosture?.enabled
+    ? createDevicePostureCheck({
+        config: options.devicePosture,
+        timeoutMs: options.jwksTimeoutMs,
+        maxTokenBytes: options.maxTokenBytes,
+        cacheSize: options.tokenCacheSize,
+        now,
+      })
+    : undefined;
 
-  return async ({ credentials }) => {
-    const token = credentials.bearer;
-    if (!token) throw new AuthenticationError('unauthenticated', { logDetail: 'no bearer token' });
-    if (token.length > options.maxTokenBytes) {
-      throw new AuthenticationError('unauthenticated', { logDetail: 'token too large' });
+  const authenticateBearer = (token: string): Promise<Identity> => bearer.verify(token);
+
+  const authenticateApiKey = async (token: string): Promise<Identity> => {
+    if (!options.apiKeys)
+      throw new AuthenticationError('unauthenticated', { logDetail: 'api_keys_not_accepted' });
+    const result = await options.apiKeys.verify(token);
+    if (result.ok) return { principal: principalOfApiKey(result.key), apiKeyId: result.key.keyId };
+    if (result.reason === 'unavailable') {
+      throw new AuthenticationError('authentication_unavailable', {
+        logDetail: 'api_key_store_unavailable',
+        cause: result.cause,
+      });
     }
-    if (!JWT_SHAPE.test(token)) throw new AuthenticationError('unauthenticated', { logDetail: 'not a JWT' });
-
-    const key = createHash('sha256').update(token).digest('base64url');
-    const cached = cache.get(key);
-    if (cached) return { principal: cached };
-
-    let claimedIssuer: unknown;
-    try {
-      claimedIssuer = decodeJwt(token).iss;
-    } catch {
-      throw new AuthenticationError('unauthenticated', { logDetail: 'undecodable JWT' });
-    }
-    const issuer = typeof claimedIssuer === 'string' ? issuers.get(claimedIssuer) : undefined;
-    if (!issuer) throw new AuthenticationError('unauthenticated', { logDetail: 'untrusted issuer' });
-
-    let payload: JWTPayload;
-    try {
-      payload = await issuer.verify(token);
-    } catch (err) {
-      const code = err instanceof joseErrors.JOSEError ? err.code : 'ERR_UNKNOWN';
-      if (err instanceof joseErrors.JOSEError && !UNAVAILABLE_CODES.has(code)) {
-        throw new AuthenticationError('unauthenticated', { logDetail: code });
-      }
-      throw new AuthenticationError('authentication_unavailable', { logDetail: code, cause: err });
-    }
-    const principal = toPrincipal(payload, issuer.config);
-    const expiresAtMs = typeof payload.exp === 'number' ? payload.exp * 1000 : now();
-    cache.set(key, principal, expiresAtMs);
-    return { principal };
+    throw new AuthenticationError('unauthenticated', { logDetail: `api_key_${result.reason}` });
   };
+
+  const authenticateCertificate = (credentials: Credentials): Identity => {
+    const certificate = credentials.clientCertificate;
+    if (!certificate || !options.clientCertificates) {
+      throw new AuthenticationError('unauthenticated', { logDetail: 'no_credentials' });
+    }
+    return { principal: principalOfCertificate(certificate, options.clientCertificates) };
+  };
+
+  // One credential names the caller: a bearer token (API key or JWT) wins over a client
+  // certificate, which still has to be valid at the TLS layer and is checked for revocation.
+  const identify = async (credentials: Credentials): Promise<Identity> => {
+    const token = credentials.bearer;
+    if (token && looksLikeApiKey(token)) return authenticateApiKey(token);
+    if (token) return authenticateBearer(token);
+    return authenticateCertificate(credentials);
+  };
+
+  const stage: AuthenticateStage = async ({ credentials }) => {
+    const identity = await identify(credentials);
+    const device = posture ? await posture(credentials, identity.principal) : undefined;
+    if (options.isRevoked) refuseIfRevoked(options.isRevoked, identity, device, credentials);
+    return device ? { principal: identity.principal, device } : { principal: identity.principal };
+  };
+  return Object.assign(stage, { evict: (match: EvictMatch) => bearer.evict(match) });
 }

@@ -1,7 +1,16 @@
+import { createHash } from 'node:crypto';
 import type { Principal } from '../core/index.js';
 
-interface Entry {
-  readonly principal: Principal;
+/**
+ * The cache key and revocation handle of a token: SHA-256 (lower-case hex) of the token as sent,
+ * the same value as `tokenHash` in revocation-kinds.ts.
+ */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+interface Entry<T> {
+  readonly value: T;
   /** ms since epoch after which the entry must not be used. */
   readonly expiresAtMs: number;
 }
@@ -9,9 +18,10 @@ interface Entry {
 /**
  * A bounded cache of verified tokens, keyed by the SHA-256 of the token (never the token
  * itself). Entries expire with the token; the least recently used entry goes first when full.
+ * A hit only saves the signature check: callers still apply revocation on every request.
  */
-export class VerifiedTokenCache {
-  readonly #entries = new Map<string, Entry>();
+export class VerifiedTokenCache<T = Principal> {
+  readonly #entries = new Map<string, Entry<T>>();
   readonly #capacity: number;
   readonly #now: () => number;
 
@@ -20,31 +30,31 @@ export class VerifiedTokenCache {
     this.#now = now;
   }
 
-  get(key: string): Principal | undefined {
+  get(key: string): T | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     this.#entries.delete(key);
     if (entry.expiresAtMs <= this.#now()) return undefined;
     this.#entries.set(key, entry);
-    return entry.principal;
+    return entry.value;
   }
 
-  set(key: string, principal: Principal, expiresAtMs: number): void {
-    if (this.#capacity === 0) return;
+  set(key: string, value: T, expiresAtMs: number): void {
+    if (this.#capacity === 0 || expiresAtMs <= this.#now()) return;
     this.#entries.delete(key);
     while (this.#entries.size >= this.#capacity) {
       const oldest = this.#entries.keys().next();
       if (oldest.done) break;
       this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { principal, expiresAtMs });
+    this.#entries.set(key, { value, expiresAtMs });
   }
 
-  /** Drops every entry for which `match` is true (for revocation). */
-  evict(match: (principal: Principal) => boolean): number {
+  /** Drops every entry for which `match` is true (for revocation events); returns how many. */
+  evict(match: (value: T, key: string) => boolean): number {
     let n = 0;
     for (const [key, entry] of this.#entries) {
-      if (match(entry.principal)) {
+      if (match(entry.value, key)) {
         this.#entries.delete(key);
         n++;
       }

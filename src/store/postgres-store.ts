@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { AuditEntry, AuditReceipt } from '../core/index.js';
+import { POSTGRES_API_KEYS_MIGRATION, PostgresApiKeys } from './postgres-api-keys.js';
 import {
   checkEnvelope,
   checkKey,
@@ -12,6 +13,7 @@ import {
   type Migration,
 } from './shared.js';
 import type {
+  ApiKeyRepository,
   AuditQuery,
   AuditRecord,
   AuditRepository,
@@ -75,6 +77,8 @@ const MIGRATIONS: readonly Migration[] = [
       create index encrypted_objects_key on encrypted_objects (key_name, key_version, namespace, id);
     `,
   },
+  // Service-account API keys: hashes only, never secrets.
+  { version: 3, sql: POSTGRES_API_KEYS_MIGRATION },
 ];
 
 type Row = { seq: string; stored_at: string; entry: string };
@@ -310,6 +314,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly audit: AuditRepository;
   readonly objects: EncryptedObjectRepository;
+  readonly apiKeys: ApiKeyRepository;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private readonly pingTimeoutMs: number;
@@ -338,6 +343,7 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => undefined);
     this.audit = new PostgresAudit(this.pool, `ztgate.audit.${schema}`);
     this.objects = new PostgresObjects(this.pool);
+    this.apiKeys = new PostgresApiKeys(this.pool);
   }
 
   async migrate(): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEntry, AuditReceipt } from '../core/index.js';
+import { prepareApiKeys, SQLITE_API_KEYS_MIGRATION, SqliteApiKeys } from './sqlite-api-keys.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { WriterRow } from './sqlite-writer-protocol.js';
 import {
@@ -17,6 +18,7 @@ import {
   type ObjectKey,
 } from './shared.js';
 import type {
+  ApiKeyRepository,
   AuditQuery,
   AuditRecord,
   AuditRepository,
@@ -69,6 +71,8 @@ const MIGRATIONS: readonly Migration[] = [
       create index encrypted_objects_key on encrypted_objects (key_name, key_version, namespace, id);
     `,
   },
+  // Service-account API keys: hashes only, never secrets.
+  { version: 3, sql: SQLITE_API_KEYS_MIGRATION },
 ];
 
 type Row = { seq: number; stored_at: string; entry: string };
@@ -306,10 +310,12 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly audit: AuditRepository;
   readonly objects: EncryptedObjectRepository;
+  readonly apiKeys: ApiKeyRepository;
   private readonly db: Database.Database;
   private readonly pingStatement: Database.Statement<[], number>;
   private statements: Statements | undefined;
   private objectStatements: ObjectStatements | undefined;
+  private apiKeyStatements: ReturnType<typeof prepareApiKeys> | undefined;
   private writer: SqliteWriter | undefined;
   private readonly path: string;
   private readonly busyTimeoutMs: number;
@@ -330,6 +336,7 @@ export class SqliteStore implements Store {
       () => this.#writer(),
     );
     this.objects = new SqliteObjects(() => (this.objectStatements ??= prepareObjects(this.db)));
+    this.apiKeys = new SqliteApiKeys(() => (this.apiKeyStatements ??= prepareApiKeys(this.db)));
   }
 
   #writer(): SqliteWriter | undefined {

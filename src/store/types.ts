@@ -81,6 +81,60 @@ export interface EncryptedObjectRepository {
   countByVersion(keyName: string): Promise<Readonly<Record<number, number>>>;
 }
 
+/** One stored API key of a service account. Never holds the secret: only its hash. */
+export interface ApiKeyRecord {
+  /** Public key id (the `<id>` in `ztk_<id>_<secret>`). */
+  readonly id: string;
+  /** The service account the key authenticates. */
+  readonly service: string;
+  readonly scopes: readonly string[];
+  /** `<scheme>:<digest>` of the secret (see identity/api-keys.ts); compared in constant time. */
+  readonly hash: string;
+  /** ISO-8601 times (`Date.prototype.toISOString` form). */
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  readonly lastUsedAt: string | null;
+}
+
+/** What `ApiKeyRepository.create` stores. */
+export interface NewApiKey {
+  readonly id: string;
+  readonly service: string;
+  readonly scopes: readonly string[];
+  readonly hash: string;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+}
+
+export interface ApiKeyQuery {
+  readonly service?: string;
+  /** Return keys whose id sorts after this one (for paging forward). */
+  readonly after?: string;
+  /** Default 100, at most 1000. */
+  readonly limit?: number;
+}
+
+/**
+ * Durable storage of service-account API keys. Ids are 1-64 characters of [a-z0-9]; services
+ * 1-64 of [a-z0-9._-] starting with a letter or digit; scopes 1-64 of [a-z0-9:._*-]
+ * (at most 32); times are ISO-8601 in `toISOString` form, so they order as text. Invalid input
+ * rejects with a TypeError that names the argument, never its value.
+ */
+export interface ApiKeyRepository {
+  /** Stores a new key; rejects when the id exists. */
+  create(key: NewApiKey): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Keys in id order (never filtered by state: the caller shows revoked and expired ones). */
+  list(query?: ApiKeyQuery): Promise<readonly ApiKeyRecord[]>;
+  /** Sets `revokedAt` unless already set (the first revocation time stays). Undefined when no such key. */
+  revoke(id: string, at: string): Promise<ApiKeyRecord | undefined>;
+  /** Brings `expiresAt` forward to `at` (never later than it was). Undefined when no such key. */
+  expire(id: string, at: string): Promise<ApiKeyRecord | undefined>;
+  /** Moves `lastUsedAt` forward to `at` (never back). Best effort: callers throttle it. */
+  markUsed(id: string, at: string): Promise<void>;
+}
+
 /**
  * Durable storage. SQLite (embedded default) and PostgreSQL (scale-out) implement the same
  * contract and pass the same contract tests.
@@ -89,6 +143,7 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly audit: AuditRepository;
   readonly objects: EncryptedObjectRepository;
+  readonly apiKeys: ApiKeyRepository;
   /** Creates or upgrades the schema; idempotent; safe to run from several replicas at once. */
   migrate(): Promise<void>;
   /** Throws when the database does not answer (used by /readyz). */

@@ -604,6 +604,7 @@ function encryptedObjectsContract(
         assert.deepEqual(await fixture.sql('v1', 'select version from schema_migrations order by version'), [
           { version: 1 },
           { version: 2 },
+          { version: 3 },
         ]);
         const records = await store.audit.list();
         assert.deepEqual(
@@ -765,6 +766,7 @@ describe('encrypted objects: schema details', () => {
         assert.deepEqual(db.prepare('select version from schema_migrations order by version').all(), [
           { version: 1 },
           { version: 2 },
+          { version: 3 },
         ]);
         assert.deepEqual(db.prepare('select namespace, id, key_version from encrypted_objects').all(), [
           { namespace: 'ns', id: 'id', key_version: 1 },

@@ -113,7 +113,7 @@ function storeContract(name: string, traits: StoreTraits, makeFixture: () => Pro
         assert.ok(fixture.sql, 'shared fixtures provide sql');
         assert.deepEqual(
           await fixture.sql('race', 'select version from schema_migrations order by version'),
-          [{ version: 1 }, { version: 2 }],
+          [{ version: 1 }, { version: 2 }, { version: 3 }],
         );
       });
 
@@ -436,6 +436,7 @@ describe('SqliteStore file settings', () => {
         assert.deepEqual(db.prepare('select version from schema_migrations').all(), [
           { version: 1 },
           { version: 2 },
+          { version: 3 },
         ]);
       } finally {
         db.close();

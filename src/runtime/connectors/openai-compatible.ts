@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, type buildConnector, type Dispatcher } from 'undici';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -31,6 +31,12 @@ export interface OpenAiCompatibleOptions {
   /** A custom CA bundle; when set, ONLY these CAs are trusted. */
   readonly caPem?: string;
   readonly maxConnections: number;
+  /**
+   * A custom connector for mutual TLS (src/mesh): it presents the gateway's client certificate,
+   * verifies the server's chain and SPIFFE ID, and owns the connect timeout. When set, caPem is
+   * not used.
+   */
+  readonly connect?: buildConnector.connector;
 }
 
 type Reply = Dispatcher.ResponseData['body'];
@@ -46,7 +52,9 @@ const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 /** Failures that happen before a single request byte is written (connect, DNS, TLS): safe to retry. */
 const NOT_SENT =
   /^(E(CONNREFUSED|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL)|UND_ERR_CONNECT_TIMEOUT)$/;
-const TLS_FAILURE = /^ERR_(TLS|SSL)_|CERT|^UNABLE_TO_|SELF_SIGNED/;
+// Includes the mesh's peer-check codes (a server whose SPIFFE ID is not allowed, revoked, …).
+const TLS_FAILURE =
+  /^ERR_(TLS|SSL)_|CERT|^UNABLE_TO_|SELF_SIGNED|^peer_|^certificate_revoked$|^spiffe_id_invalid$/;
 const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const REJECTED = new Set([400, 404, 409, 413, 422]);
 const noop = (): void => {};
@@ -197,7 +205,7 @@ export function createOpenAiCompatibleConnector(
   const sseHeaders = { ...headers, accept: 'text/event-stream' };
   const pool = new Pool(base.origin, {
     connections: opts.maxConnections,
-    connect: { timeout: opts.connectTimeoutMs, ...(opts.caPem ? { ca: opts.caPem } : {}) },
+    connect: opts.connect ?? { timeout: opts.connectTimeoutMs, ...(opts.caPem ? { ca: opts.caPem } : {}) },
     headersTimeout: opts.headersTimeoutMs,
     bodyTimeout: opts.bodyTimeoutMs,
     // Bounds memory against a runaway upstream (whole answers and whole streams alike).
