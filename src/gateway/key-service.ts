@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { resolveSecret, type ZtgateConfig } from '../config/index.js';
 import type { AuditEntry } from '../core/index.js';
@@ -15,6 +14,7 @@ import {
   type ProviderObserver,
 } from '../keys/index.js';
 import type { StateBus, Store } from '../store/index.js';
+import { controlAuditEntry } from './control-audit.js';
 
 const CHANGES_CHANNEL = 'keys:changes';
 const ROTATION_LOCK = 'keys:rotation-lock';
@@ -29,31 +29,16 @@ export function providerConfigOf(config: ZtgateConfig): KeyProviderConfig {
 
 /** A key operation as an audit entry of the control plane: ids and outcome, never key material. */
 export function keyAuditEntry(event: KeyAuditEvent, authMethod: string): AuditEntry {
-  return {
-    requestId: randomUUID(),
-    time: event.time,
-    phase: 'control',
+  return controlAuditEntry({
     action: `keys.${event.operation}`,
-    principalId: event.actor,
-    authMethod,
-    modelId: null,
-    upstreamId: null,
-    decision: event.outcome === 'ok' ? 'allow' : null,
-    determiningPolicies: [],
-    obligations: [],
-    bundleDigest: null,
-    findings: {},
-    transformations: event.algorithm ? [`algorithm:${event.algorithm}`] : [],
-    status: event.outcome === 'ok' ? 200 : 500,
-    errorCode: event.errorCode ?? null,
-    stream: false,
-    promptTokens: null,
-    completionTokens: null,
-    latencyMs: 0,
-    promptSha256: null,
-    answerSha256: null,
     target: `key:${event.keyId}`,
-  };
+    actor: event.actor,
+    authMethod,
+    outcome: event.outcome,
+    ...(event.errorCode ? { errorCode: event.errorCode } : {}),
+    ...(event.algorithm ? { details: [`algorithm:${event.algorithm}`] } : {}),
+    time: new Date(event.time),
+  });
 }
 
 export interface KeyServiceOptions {
