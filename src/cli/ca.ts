@@ -1,8 +1,7 @@
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defaultHome, homePaths } from '../config/index.js';
-import type { AuditEntry } from '../core/index.js';
 import {
   BuiltInCa,
   caPaths,
@@ -15,6 +14,7 @@ import {
   recordRevocation,
   writeFileAtomic,
 } from '../mesh/index.js';
+import { controlAuditEntry } from '../gateway/control-audit.js';
 import { parse, UsageError } from './args.js';
 import { reportKeyError, withKeyContext, type KeyContext } from './key-context.js';
 
@@ -53,32 +53,9 @@ function describe(label: string, pem: string): string {
 
 /** A control-plane audit row for a CA operation: ids and outcome, never key material. */
 function caAudit(context: KeyContext, action: string, target: string): Promise<unknown> {
-  const entry: AuditEntry = {
-    requestId: randomUUID(),
-    time: new Date().toISOString(),
-    phase: 'control',
-    action,
-    principalId: context.actor,
-    authMethod: 'cli',
-    modelId: null,
-    upstreamId: null,
-    decision: 'allow',
-    determiningPolicies: [],
-    obligations: [],
-    bundleDigest: null,
-    findings: {},
-    transformations: [],
-    status: 200,
-    errorCode: null,
-    stream: false,
-    promptTokens: null,
-    completionTokens: null,
-    latencyMs: 0,
-    promptSha256: null,
-    answerSha256: null,
-    target,
-  };
-  return context.store.audit.append(entry);
+  return context.store.audit.append(
+    controlAuditEntry({ action, target, actor: context.actor, authMethod: 'cli', outcome: 'ok' }),
+  );
 }
 
 async function show(home: string | undefined): Promise<number> {

@@ -74,15 +74,15 @@ export async function openStoreContext(home: string | undefined): Promise<StoreC
   };
 }
 
-/** Runs `work` with a store context; config errors exit 2, other errors print their code and exit 1. */
-export async function withStoreContext(
-  home: string | undefined,
+/** Opens a context, runs `work` on it and closes it; config errors exit 2, other errors print their code and exit 1. */
+async function withContext<C extends { close(): Promise<void> }>(
+  open: () => Promise<C>,
   command: string,
-  work: (context: StoreContext) => Promise<number>,
+  work: (context: C) => Promise<number>,
 ): Promise<number> {
-  let context: StoreContext;
+  let context: C;
   try {
-    context = await openStoreContext(home);
+    context = await open();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ztgate ${command}: ${err.message}\n`);
@@ -97,6 +97,15 @@ export async function withStoreContext(
   } finally {
     await context.close();
   }
+}
+
+/** Runs `work` with a store context. */
+export function withStoreContext(
+  home: string | undefined,
+  command: string,
+  work: (context: StoreContext) => Promise<number>,
+): Promise<number> {
+  return withContext(() => openStoreContext(home), command, work);
 }
 
 /**
@@ -134,29 +143,13 @@ export async function openKeyContext(home: string | undefined): Promise<KeyConte
   }
 }
 
-/** Runs `work` with a key context; config errors exit 2, key errors print their code and exit 1. */
-export async function withKeyContext(
+/** Runs `work` with a key context. */
+export function withKeyContext(
   home: string | undefined,
   command: string,
   work: (context: KeyContext) => Promise<number>,
 ): Promise<number> {
-  let context: KeyContext;
-  try {
-    context = await openKeyContext(home);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`ztgate ${command}: ${err.message}\n`);
-      return 2;
-    }
-    return reportKeyError(command, err);
-  }
-  try {
-    return await work(context);
-  } catch (err) {
-    return reportKeyError(command, err);
-  } finally {
-    await context.close();
-  }
+  return withContext(() => openKeyContext(home), command, work);
 }
 
 export function reportKeyError(command: string, err: unknown): number {

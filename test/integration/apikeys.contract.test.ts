@@ -5,18 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { ApiKeyRecord, ApiKeyRepository, NewApiKey, Store } from '../../src/store/index.js';
+import type { ApiKeyRecord, ApiKeyRepository, NewApiKey } from '../../src/store/index.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { pgSpaces } from '../helpers/pg-spaces.js';
+import { useStoreSpaces, type StoreFixture } from '../helpers/store-spaces.js';
 
-interface Fixture {
-  open(space: string): Promise<Store>;
-  /** Runs raw SQL on a space (file and server databases only). */
-  readonly sql?: (space: string, text: string) => Promise<unknown[]>;
-  cleanup(): Promise<void>;
-}
+type Fixture = StoreFixture;
 
 let ids = 0;
 const HASH = `s256:${'A'.repeat(43)}`;
@@ -40,30 +36,9 @@ function expected(key: NewApiKey, changes: Partial<ApiKeyRecord> = {}): ApiKeyRe
 
 function apiKeysContract(name: string, durable: boolean, makeFixture: () => Promise<Fixture>): void {
   describe(`ApiKeyRepository contract: ${name}`, () => {
-    let fixture: Fixture;
-    const opened: Store[] = [];
-    let spaces = 0;
-
-    async function open(space: string): Promise<Store> {
-      const store = await fixture.open(space);
-      opened.push(store);
-      return store;
-    }
-
-    async function fresh(): Promise<ApiKeyRepository> {
-      const store = await open(`k${++spaces}`);
-      await store.migrate();
-      return store.apiKeys;
-    }
-
-    before(async () => {
-      fixture = await makeFixture();
-    });
-
-    after(async () => {
-      for (const store of opened) await store.close().catch(() => undefined);
-      await fixture?.cleanup();
-    });
+    const spaces = useStoreSpaces(makeFixture, 'k');
+    const open = spaces.open;
+    const fresh = async (): Promise<ApiKeyRepository> => (await spaces.fresh()).apiKeys;
 
     it('create and get round-trip every field; unknown ids are undefined', async () => {
       const keys = await fresh();
@@ -203,6 +178,7 @@ function apiKeysContract(name: string, durable: boolean, makeFixture: () => Prom
         await again.migrate();
         await again.migrate();
         assert.deepEqual(await again.apiKeys.get(key.id), expected(key));
+        const fixture = spaces.fixture();
         assert.ok(fixture.sql);
         assert.deepEqual(await fixture.sql('durable', 'select max(version) as v from schema_migrations'), [
           { v: 3 },

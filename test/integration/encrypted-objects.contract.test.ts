@@ -6,14 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { AuditEntry } from '../../src/core/index.js';
-import type { EncryptedObject, EncryptedObjectRepository, Store } from '../../src/store/index.js';
+import type { EncryptedObject, EncryptedObjectRepository } from '../../src/store/index.js';
 import { PostgresStore } from '../../src/store/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { pgSpaces } from '../helpers/pg-spaces.js';
+import { useStoreSpaces, type StoreFixture as BaseFixture } from '../helpers/store-spaces.js';
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -24,17 +25,12 @@ interface StoreTraits {
 }
 
 /** How a contract run reaches one implementation. */
-interface StoreFixture {
-  /** Opens a new, not yet migrated store on `space` (a database file, a PostgreSQL schema). */
-  open(space: string): Promise<Store>;
+interface StoreFixture extends BaseFixture {
   /**
    * Creates `space` as the schema-version-1 build left it (audit_log only) holding `entries`, for
    * the upgrade case (file and server databases only). The DDL is a frozen copy of migration 1.
    */
   readonly createVersion1?: (space: string, entries: readonly AuditEntry[]) => Promise<void>;
-  /** Runs raw SQL on a space (file and server databases only). */
-  readonly sql?: (space: string, text: string) => Promise<unknown[]>;
-  cleanup(): Promise<void>;
 }
 
 type PutInput = Parameters<EncryptedObjectRepository['put']>[0];
@@ -109,31 +105,17 @@ function encryptedObjectsContract(
   makeFixture: () => Promise<StoreFixture>,
 ): void {
   describe(`EncryptedObjectRepository contract: ${name}`, () => {
-    let fixture: StoreFixture;
-    const opened: Store[] = [];
-    let spaces = 0;
-
-    async function open(space: string): Promise<Store> {
-      const store = await fixture.open(space);
-      opened.push(store);
-      return store;
-    }
-
-    /** A migrated store on a space of its own, so counts and listings start from zero. */
-    async function fresh(): Promise<EncryptedObjectRepository> {
-      const store = await open(`o${++spaces}`);
-      await store.migrate();
-      return store.objects;
-    }
-
-    before(async () => {
-      fixture = await makeFixture();
-    });
-
-    after(async () => {
-      for (const store of opened) await store.close().catch(() => undefined);
-      await fixture?.cleanup();
-    });
+    const spaces = useStoreSpaces(makeFixture, 'o');
+    const open = spaces.open;
+    const fixture = {
+      get sql() {
+        return spaces.fixture().sql;
+      },
+      get createVersion1() {
+        return spaces.fixture().createVersion1;
+      },
+    };
+    const fresh = async (): Promise<EncryptedObjectRepository> => (await spaces.fresh()).objects;
 
     it('put and get round-trip binary envelopes, including NUL bytes and 1 MB', async () => {
       const objects = await fresh();
@@ -553,8 +535,7 @@ function encryptedObjectsContract(
     });
 
     it('rejects every call after close', async () => {
-      const store = await open(`o${++spaces}`);
-      await store.migrate();
+      const store = await spaces.fresh();
       await store.objects.put(object('ns', 'id'));
       await store.close();
       await assert.rejects(store.objects.put(object('ns', 'id2')));
