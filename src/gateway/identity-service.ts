@@ -56,7 +56,12 @@ export function openIdentityService(options: IdentityServiceOptions): IdentitySe
     tokenCacheSize: identity.tokenCacheSize,
     jwksTimeoutMs: identity.jwksTimeoutMs,
     devicePosture: identity.devicePosture,
-    isRevoked: (who) => revocations.isRevoked(who),
+    // A replica that has not heard from the bus for a while may miss revocations: it refuses
+    // (503 authentication_unavailable) rather than serve on a stale list.
+    isRevoked: (who) => {
+      revocations.assertFresh();
+      return revocations.isRevoked(who);
+    },
     ...(apiKeys ? { apiKeys } : {}),
     ...(config.mesh.enabled && tls ? { clientCertificates: { allowedSpiffeIds: tls.allowedSpiffeIds } } : {}),
   });

@@ -122,3 +122,44 @@ describe('service credentials in the authenticate stage', () => {
     );
   });
 });
+
+describe('a stale revocation list refuses rather than serves', () => {
+  it('answers 503 authentication_unavailable once the list has not synchronised for 5 s', async () => {
+    const { openIdentityService } = await import('../../src/gateway/identity-service.js');
+    const { parseConfig } = await import('../../src/config/index.js');
+    const { pino } = await import('pino');
+    const home = await mkdtemp(join(tmpdir(), 'ztgate-auth-stale-'));
+    const store = await createStore({ url: 'sqlite:ztgate.db', home });
+    const bus = await createBus({ url: 'memory:', keyPrefix: 'stale:' });
+    let now = Date.now();
+    const revocations = new RevocationList({ bus, now: () => now });
+    await revocations.start();
+    const { createApiKey } = await import('../../src/identity/api-keys.js');
+    const { key } = await createApiKey(store.apiKeys, { service: 'billing' });
+    const identity = openIdentityService({
+      config: parseConfig(''),
+      issuers: [],
+      store,
+      revocations,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const ask = () => identity.authenticator({ requestId: 'r', credentials: credentials({ bearer: key }) });
+      assert.equal((await ask()).principal.id, 'service:billing');
+      // The bus stops answering: polls fail, the list keeps what it knew, and ages.
+      const down = (): Promise<never> => Promise.reject(new Error('bus down'));
+      Object.assign(bus, { get: down, increment: down });
+      await revocations.resync().catch(() => undefined);
+      now += 4000;
+      assert.equal((await ask()).principal.id, 'service:billing', 'within 5 s it still serves');
+      now += 2000;
+      assert.equal(await refusal(ask()), 'authentication_unavailable revocation_unavailable');
+    } finally {
+      await identity.close();
+      await revocations.close();
+      await bus.close();
+      await store.close();
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
