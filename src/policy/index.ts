@@ -1,1 +1,34 @@
 export { createDecider } from './decide.js';
+export { compileBundle, defaultSchema, loadBundle, type PolicyBundle } from './bundle.js';
+export { decide } from './engine.js';
+export { buildRequest, summarizeFindings, type CedarRequest } from './entities.js';
+export {
+  BUNDLE_ERROR_CODES,
+  DECISION_ERROR_CODES,
+  PolicyBundleError,
+  type BundleErrorCode,
+  type DecisionErrorCode,
+} from './errors.js';
+export { formatObligation, mergeObligations, parseObligation, type ParsedObligation } from './obligations.js';
+export { parseTestFile, TestCaseSchema, type BundleTestCase } from './testcase-format.js';
+export {
+  runBundleTests,
+  testCaseInput,
+  type TestFailure,
+  type TestOutcome,
+  type TestReport,
+} from './testcases.js';
+export {
+  CONTROL_PLANE_ACTIONS,
+  DATA_PLANE_ACTIONS,
+  POLICY_ACTIONS,
+  timeOf,
+  type DecisionInput,
+  type FindingLike,
+  type ModelAttributes,
+  type ModelCatalogue,
+  type PolicyAction,
+  type PolicyDevice,
+  type PolicyPrincipal,
+  type ResourceType,
+} from './types.js';

@@ -1,0 +1,143 @@
+// bench/policy: Cedar decisions through src/policy (entity building included), for bundles of
+// 10, 100 and 1,000 generated policies.
+//   npm run bench:policy [-- --ms 1500]
+// Each decision builds the request's entities and context from plain data, asks the preparsed
+// policy set (statefulIsAuthorized) and merges obligations: exactly what `decide` does per
+// request. Inputs rotate over users, groups, models and findings so no two successive
+// decisions are identical. Prints p50/p99 latency and decisions per second; the target is
+// p50 ≤ 50 µs at 100 policies.
+import { parseArgs } from 'node:util';
+import { compileBundle, decide, type DecisionInput, type PolicyBundle } from '../../src/policy/index.js';
+
+const { values } = parseArgs({ options: { ms: { type: 'string', default: '1500' } } });
+const budgetMs = Number(values.ms);
+const MODELS = 20;
+const GROUPS = 50;
+
+function policy(i: number): string {
+  const g = `Ztgate::Group::"g${i % GROUPS}"`;
+  switch (i % 4) {
+    case 0:
+      return `@id("p${i}") @obligation("max_tokens:${1000 + i}; pseudonymize:PERSON")
+permit (principal in ${g}, action == Ztgate::Action::"chat", resource is Ztgate::Model)
+when { resource.runtimeKind == "on_prem" && context.risk < ${50 + (i % 50)} };`;
+    case 1:
+      return `@id("p${i}") forbid (principal, action, resource == Ztgate::Model::"m${i % MODELS}")
+when { context.findings.secretCount > 0 || context.deviceTrust == "untrusted" };`;
+    case 2:
+      return `@id("p${i}") @obligation("retain:${1 + (i % 90)}d")
+permit (principal is Ztgate::User, action in [Ztgate::Action::"chat", Ztgate::Action::"embed"], resource)
+when { principal.roles.contains("r${i % 10}") && context.time.hour >= 7 && context.time.hour < 20 };`;
+    default:
+      return `@id("p${i}") forbid (principal, action, resource)
+when { context.findings.entityTypes.contains("T${i}") && context.findings.injectionScore > ${500 + (i % 500)} };`;
+  }
+}
+
+function entities(): string {
+  const list: unknown[] = [];
+  for (let g = 0; g < GROUPS; g++)
+    list.push({ uid: { type: 'Ztgate::Group', id: `g${g}` }, attrs: {}, parents: [] });
+  for (let m = 0; m < MODELS; m++)
+    list.push({
+      uid: { type: 'Ztgate::Model', id: `m${m}` },
+      attrs: {
+        provider: 'vllm',
+        region: m % 2 ? 'eu' : 'us',
+        runtimeKind: m % 3 ? 'on_prem' : 'cloud',
+        attestationKind: 'none',
+        attested: false,
+        dataClasses: ['internal'],
+      },
+      parents: [],
+    });
+  return JSON.stringify(list);
+}
+
+function bundleOf(n: number): PolicyBundle {
+  const text = Array.from({ length: n }, (_, i) => policy(i)).join('\n');
+  return compileBundle(
+    new Map([
+      ['generated.cedar', text],
+      ['entities.json', entities()],
+    ]),
+  );
+}
+
+function inputs(): DecisionInput[] {
+  return Array.from({ length: 64 }, (_, i) => ({
+    principal: {
+      kind: 'user',
+      id: `idp#user${i}`,
+      roles: [`r${i % 10}`],
+      groups: [`g${i % GROUPS}`, `g${(i * 7) % GROUPS}`],
+      attributes: { department: 'eng', clearance: i % 5 },
+    },
+    device: { id: `d${i}`, trust: 'verified', managed: true, compliant: true },
+    action: 'chat',
+    resource: { type: 'Model', id: `m${i % MODELS}` },
+    findings: i % 4 ? [{ type: 'PERSON', score: 0.9 }] : [],
+    dataClass: 'internal',
+    risk: i % 60,
+    networkZone: 'corporate',
+    residency: 'eu',
+    time: { hour: 9 + (i % 12), weekday: 'wed' },
+  }));
+}
+
+interface Row {
+  policies: number;
+  decisions: number;
+  allowShare: number;
+  p50: number;
+  p99: number;
+  perSec: number;
+  loadMs: number;
+}
+
+const percentile = (s: Float64Array, p: number): number =>
+  s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+
+function measure(n: number): Row {
+  const t0 = performance.now();
+  const bundle = bundleOf(n);
+  const loadMs = performance.now() - t0;
+  const cases = inputs();
+  for (let i = 0; i < 500; i++) decide(cases[i % cases.length] as DecisionInput, bundle);
+  const samples: number[] = [];
+  let allows = 0;
+  const start = performance.now();
+  while (performance.now() - start < budgetMs) {
+    const input = cases[samples.length % cases.length] as DecisionInput;
+    const s = performance.now();
+    const d = decide(input, bundle);
+    samples.push((performance.now() - s) * 1000);
+    if (d.effect === 'allow') allows++;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    policies: n,
+    decisions: samples.length,
+    allowShare: allows / samples.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    perSec: samples.length / elapsed,
+    loadMs,
+  };
+}
+
+const rows = [10, 100, 1000].map(measure);
+console.log(`bench/policy: ${budgetMs} ms per row, one decision at a time, Node ${process.version}\n`);
+console.log('| policies | decisions | allow % | p50 µs | p99 µs | decisions/s | bundle load ms |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.policies} | ${r.decisions} | ${(r.allowShare * 100).toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(0)} | ${r.loadMs.toFixed(0)} |`,
+  );
+}
+const at100 = rows[1];
+if (at100)
+  console.log(
+    `\ntarget p50 ≤ 50 µs at 100 policies: ${at100.p50 <= 50 ? 'met' : 'NOT met'} (p50 ${at100.p50.toFixed(1)} µs)`,
+  );
