@@ -3,6 +3,7 @@ import { UsageError } from './args.js';
 import { CA_USAGE, caCommand } from './ca.js';
 import { CONFIG_USAGE, configCommand } from './config-check.js';
 import { KEYS_USAGE, keysCommand } from './keys.js';
+import { POLICY_USAGE, policyCommand } from './policy.js';
 import { REVOKE_USAGE, revokeCommand } from './revoke.js';
 import { SECRET_USAGE, secretCommand } from './secret.js';
 import { TOKEN_USAGE, token } from './token.js';
@@ -17,6 +18,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   ca: caCommand,
   apikey: apikeyCommand,
   revoke: revokeCommand,
+  policy: policyCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -36,6 +38,8 @@ ${CA_USAGE}
 ${APIKEY_USAGE}
 
 ${REVOKE_USAGE}
+
+${POLICY_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */

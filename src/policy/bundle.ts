@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { DetailedError, EntityJson } from './cedar.js';
 import * as cedar from './cedar.js';
-import { toTypeAndId, uidKey, type EntityIndex } from './entities.js';
+import { ALL_NAMES, fastIndexOf, toTypeAndId, uidKey, type EntityIndex, type FastIndex } from './entities.js';
 import { PolicyBundleError } from './errors.js';
 import { isObligationAnnotation, parseObligationAnnotation, type ParsedObligation } from './obligations.js';
 import { parseTestFile, type BundleTestCase } from './testcase-format.js';
+import { POLICY_ACTIONS } from './types.js';
 
 /** Resolves from src/policy/*.ts and dist/policy/*.js alike. */
 const SCHEMA_URL = new URL('../../src/policy/schema.cedarschema', import.meta.url);
@@ -52,6 +53,10 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
   const digest = `sha256:${sha256(listed.map(([n, c]) => `${n}\0${sha256(c)}\n`).join(''))}`;
 
   const policies = Object.create(null) as Record<string, string>;
+  /** Actions each policy's scope can match (undefined: any action). */
+  const actionsOf = new Map<string, readonly string[] | undefined>();
+  const scopes = new Map<string, ScopedPolicy>();
+  const usage: Usage = { literals: new Set(), names: new Set(), wholeContext: new Set() };
   const obligations = new Map<string, ParsedObligation[]>();
   const obligationErrors: string[] = [];
   for (const name of policyFiles) {
@@ -69,6 +74,14 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
       if (!id) throw new PolicyBundleError('policy.id_missing', `a policy in ${name} has no @id("…")`);
       if (id in policies) throw new PolicyBundleError('policy.id_duplicate', `duplicate policy id "${id}"`);
       policies[id] = text;
+      actionsOf.set(id, scopedActions(json.json.action));
+      scopes.set(id, {
+        id,
+        text,
+        principal: scopeTest(json.json.principal),
+        resource: scopeTest(json.json.resource),
+      });
+      collectUsage(json.json.conditions, usage, false);
       const parsed: ParsedObligation[] = [];
       for (const [key, value] of Object.entries(annotations)) {
         if (!isObligationAnnotation(key)) continue;
@@ -125,7 +138,158 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
   const sc = cedar.preparseSchema(schemaName, schema);
   if (sc.type === 'failure')
     throw new PolicyBundleError('policy.schema_invalid', 'preparse', messages(sc.errors));
+  if (schema === defaultSchema()) {
+    // Fast path (docs/POLICY.md, Performance): one preparsed policy set per action, holding
+    // the policies whose action scope can match it. A policy whose scope excludes the request's
+    // action can neither apply nor fail (Cedar evaluates the scope first, and short-circuits),
+    // so the subset decides exactly as the whole set does, with the same policy ids.
+    const actionSets = new Map<string, string>();
+    const bySubset = new Map<string, string>();
+    const scoped = new Map<string, readonly ScopedPolicy[]>();
+    for (const action of POLICY_ACTIONS) {
+      const ids = policyIds.filter((id) => {
+        const named = actionsOf.get(id);
+        return named === undefined || named.includes(action);
+      });
+      // Actions with the same subset share one preparsed set.
+      const signature = ids.join('\0');
+      let setId = bySubset.get(signature);
+      if (setId === undefined) {
+        setId = `${policySetId}#${action}`;
+        const subset = Object.create(null) as Record<string, string>;
+        for (const id of ids) subset[id] = policies[id] as string;
+        const r = cedar.preparsePolicySet(setId, { staticPolicies: subset });
+        if (r.type === 'failure')
+          throw new PolicyBundleError('policy.parse_failed', 'preparse', messages(r.errors));
+        bySubset.set(signature, setId);
+        const list = ids.map((id) => scopes.get(id) as ScopedPolicy);
+        if (list.length >= 16 && list.some((x) => x.principal.op !== 'All' || x.resource.op !== 'All'))
+          scoped.set(setId, list);
+      }
+      actionSets.set(action, setId);
+    }
+    FAST_PATHS.set(policySetId, { schemaName, actionSets, scoped, index: fastIndexOf(entities, usage) });
+  }
   return { digest, policyIds, preparsed: { policySetId, schemaName }, obligations, entities, tests };
+}
+
+/** What the engine's fast path needs, for bundles on the shipped schema. */
+export interface FastPath {
+  /** The preparsed schema the bundle was compiled with (the shipped one). */
+  readonly schemaName: string;
+  /** Preparsed per-action policy set ids. */
+  readonly actionSets: ReadonlyMap<string, string>;
+  /** Per action set id (sets of 16+ policies with some principal/resource scope): its policies. */
+  readonly scoped: ReadonlyMap<string, readonly ScopedPolicy[]>;
+  readonly index: FastIndex;
+}
+
+/** A principal or resource scope as a test on `Type::id` keys (see engine.ts, subsets). */
+export type ScopeTest =
+  | { readonly op: 'All' }
+  | { readonly op: '==' | 'in'; readonly key: string }
+  | { readonly op: 'is'; readonly type: string; readonly inKey?: string };
+
+export interface ScopedPolicy {
+  readonly id: string;
+  readonly text: string;
+  readonly principal: ScopeTest;
+  readonly resource: ScopeTest;
+}
+
+const ALL: ScopeTest = { op: 'All' };
+
+/** Cedar's JSON scope as a ScopeTest; anything not understood matches everything. */
+function scopeTest(scope: unknown): ScopeTest {
+  const s = scope as { op?: unknown; entity?: unknown; entity_type?: unknown; in?: { entity?: unknown } };
+  const keyOf = (e: unknown): string | undefined => {
+    const uid = e as { type?: unknown; id?: unknown } | undefined;
+    return uid && typeof uid.type === 'string' && typeof uid.id === 'string'
+      ? uidKey({ type: uid.type, id: uid.id })
+      : undefined;
+  };
+  if (s.op === '==' || s.op === 'in') {
+    const key = keyOf(s.entity);
+    return key === undefined ? ALL : { op: s.op, key };
+  }
+  if (s.op === 'is' && typeof s.entity_type === 'string') {
+    if (s.in === undefined) return { op: 'is', type: s.entity_type };
+    const inKey = keyOf(s.in.entity);
+    return inKey === undefined ? ALL : { op: 'is', type: s.entity_type, inKey };
+  }
+  return ALL;
+}
+
+/**
+ * By preparsed policy set id (which names the bundle digest), like the engine's own cache of
+ * preparsed sets; a copy of a bundle with other `preparsed` handles does not match.
+ */
+const FAST_PATHS = new Map<string, FastPath>();
+
+/** The fast path of a bundle compiled on the shipped schema, if its handles are the originals. */
+export function fastPathOf(bundle: PolicyBundle): FastPath | undefined {
+  const fast = FAST_PATHS.get(bundle.preparsed.policySetId);
+  return fast && fast.schemaName === bundle.preparsed.schemaName ? fast : undefined;
+}
+
+/** Action ids a policy's action scope names, or undefined when it can match any action. */
+function scopedActions(scope: unknown): readonly string[] | undefined {
+  const s = scope as { op?: string; entity?: { id?: unknown }; entities?: { id?: unknown }[] };
+  const ids =
+    s.op === '==' || (s.op === 'in' && s.entity)
+      ? [s.entity?.id]
+      : s.op === 'in'
+        ? (s.entities ?? []).map((e) => e.id)
+        : undefined;
+  if (!ids || !ids.every((id): id is string => typeof id === 'string')) return undefined;
+  return ids;
+}
+
+interface Usage {
+  /** `Type::id` keys of every entity literal (`{"__entity": …}`). */
+  readonly literals: Set<string>;
+  /** Every attribute name read with `.` or tested with `has`, on anything. */
+  readonly names: Set<string>;
+  /** Context paths (`""`, `"findings"`, …) whose value is used as a whole, not only read from. */
+  readonly wholeContext: Set<string>;
+}
+
+/** The context path an expression denotes (`context` → "", `context.a.b` → "a.b"), if any. */
+function contextPath(node: unknown): string | undefined {
+  const n = node as { Var?: unknown; '.'?: { left: unknown; attr: unknown } };
+  if (n.Var === 'context') return '';
+  const dot = n['.'];
+  if (!dot || typeof dot.attr !== 'string') return undefined;
+  const left = contextPath(dot.left);
+  return left === undefined ? undefined : left === '' ? dot.attr : `${left}.${dot.attr}`;
+}
+
+/**
+ * Walks policy conditions (Cedar's JSON form). An attribute can only be observed by name
+ * (`.attr`, `has attr`), or as part of a whole record value (`context.time == {…}`); so an
+ * attribute whose name no policy reads, under a context path no policy uses whole, can be left
+ * out of the request without changing any decision.
+ */
+function collectUsage(node: unknown, usage: Usage, readFrom: boolean): void {
+  if (Array.isArray(node)) {
+    for (const x of node) collectUsage(x, usage, false);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const path = readFrom ? undefined : contextPath(node);
+  if (path !== undefined) usage.wholeContext.add(path);
+  const e = (node as { __entity?: { type?: unknown; id?: unknown } }).__entity;
+  if (e && typeof e.type === 'string' && typeof e.id === 'string')
+    usage.literals.add(uidKey({ type: e.type, id: e.id }));
+  for (const [key, value] of Object.entries(node)) {
+    const access = value as { left?: unknown; attr?: unknown } | null;
+    if ((key === '.' || key === 'has') && access && typeof access === 'object' && 'left' in access) {
+      const attrs: unknown[] = Array.isArray(access.attr) ? access.attr : [access.attr];
+      for (const a of attrs) usage.names.add(typeof a === 'string' ? a : ALL_NAMES);
+      collectUsage(access.left, usage, true);
+      for (const [k, v] of Object.entries(access)) if (k !== 'left') collectUsage(v, usage, false);
+    } else collectUsage(value, usage, false);
+  }
 }
 
 function parseEntities(text: string | undefined, schema: string): EntityIndex {

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Decision } from '../core/index.js';
-import type { PolicyBundle } from './bundle.js';
+import { fastPathOf, type FastPath, type PolicyBundle, type ScopeTest } from './bundle.js';
 import * as cedar from './cedar.js';
-import { buildRequest } from './entities.js';
+import { buildFastRequest, buildRequest, toTypeAndId, uidKey, type CedarRequest } from './entities.js';
 import { mergeObligations, type ParsedObligation } from './obligations.js';
 import type { DecisionInput, ModelCatalogue } from './types.js';
 
@@ -20,19 +21,58 @@ function deny(
 }
 
 /**
+ * Exact-match decision cache: the key is a sha256 over the preparsed policy set id (which names
+ * the bundle digest and the action) and the complete Cedar request as sent (principal, action,
+ * resource, context and every entity with its attributes and ancestors). Cedar is a pure
+ * function of those, so a hit is the decision the engine would give; nothing can go stale.
+ * Only answers the engine actually produced are cached (never engine failures). LRU-bounded.
+ */
+const CACHE_LIMIT_DEFAULT = 10_000;
+let cacheLimit = CACHE_LIMIT_DEFAULT;
+const cache = new Map<string, Decision>();
+
+/** Sets the decision cache size (0 disables it and empties it). For benchmarks and tests. */
+export function setDecisionCacheSize(entries: number = CACHE_LIMIT_DEFAULT): void {
+  cacheLimit = Math.max(0, Math.floor(entries));
+  if (cacheLimit === 0) cache.clear();
+  while (cache.size > cacheLimit) cache.delete(cache.keys().next().value as string);
+}
+
+const copy = (d: Decision): Decision => ({
+  effect: d.effect,
+  determiningPolicies: [...d.determiningPolicies],
+  obligations: d.obligations.map((o) => ({ ...o })),
+  errors: [...d.errors],
+  bundleDigest: d.bundleDigest,
+});
+
+/**
  * The policy decision point: pure, synchronous, no I/O. Builds the Cedar request from plain
  * data, asks the preparsed policy set, and turns the answer into a Decision. Anything that is
  * not a clean allow is a deny: a missing principal or entity, a request that does not match
  * the schema, an engine failure, any policy evaluation error (even when another policy
  * permits), or conflicting route obligations.
+ *
+ * Bundles on the shipped schema take the fast path (docs/POLICY.md, Performance): the request
+ * is schema-conforming by construction (entities.ts), so the engine skips schema handling, and
+ * only the action's policy subset is evaluated. Inputs not provably conforming take the
+ * reference path (schema + request validation), so decisions are the same either way.
  */
 export function decide(input: DecisionInput, bundle: PolicyBundle, catalogue?: ModelCatalogue): Decision {
+  const fast = fastPathOf(bundle);
+  if (fast) {
+    const built = buildFastRequest(input, fast.index, catalogue);
+    if (built.ok === false) return deny(bundle, [built.error]);
+    if (built.ok === true) {
+      const setId = fast.actionSets.get(input.action);
+      if (setId !== undefined) return decideFast(built.request, setId, fast, bundle);
+    }
+  }
   const built = buildRequest(input, bundle.entities, catalogue);
   if (!built.ok) return deny(bundle, [built.error]);
   const r = built.request;
-  let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
-  try {
-    answer = cedar.statefulIsAuthorized({
+  return evaluate(bundle, () =>
+    cedar.statefulIsAuthorized({
       principal: r.principal,
       action: r.action,
       resource: r.resource,
@@ -41,9 +81,126 @@ export function decide(input: DecisionInput, bundle: PolicyBundle, catalogue?: M
       preparsedPolicySetId: bundle.preparsed.policySetId,
       preparsedSchemaName: bundle.preparsed.schemaName,
       validateRequest: true,
-    });
+    }),
+  ).decision;
+}
+
+function decideFast(r: CedarRequest, setId: string, fast: FastPath, bundle: PolicyBundle): Decision {
+  if (cacheLimit === 0) return evaluate(bundle, () => ask(r, subsetFor(fast, setId, r))).decision;
+  const key = createHash('sha256').update(setId).update('\0').update(JSON.stringify(r)).digest('base64');
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return copy(hit);
+  }
+  const { decision, answered } = evaluate(bundle, () => ask(r, subsetFor(fast, setId, r)));
+  if (answered) {
+    cache.set(key, copy(decision));
+    if (cache.size > cacheLimit) cache.delete(cache.keys().next().value as string);
+  }
+  return decision;
+}
+
+/**
+ * Scope subsets: of an action's policies, only those whose principal and resource scope match
+ * this request can apply or fail (Cedar evaluates the scope first and short-circuits), so the
+ * engine is asked the matching subset, which decides exactly as the whole set does. Subsets are
+ * preparsed on first use into a bounded number of engine slots, reused least recently used.
+ */
+const SUBSET_SLOTS = 256;
+const subsets = new Map<string, string>();
+let slotsUsed = 0;
+
+function matches(test: ScopeTest, key: string, type: string, ancestors: ReadonlySet<string>): boolean {
+  switch (test.op) {
+    case 'All':
+      return true;
+    case '==':
+      return test.key === key;
+    case 'in':
+      return test.key === key || ancestors.has(test.key);
+    case 'is':
+      return (
+        test.type === type && (test.inKey === undefined || test.inKey === key || ancestors.has(test.inKey))
+      );
+  }
+}
+
+function ancestorsOf(r: CedarRequest, key: string): Set<string> {
+  for (const e of r.entities) {
+    const uid = toTypeAndId(e.uid);
+    if (uidKey(uid) === key) return new Set(e.parents.map((p) => uidKey(toTypeAndId(p))));
+  }
+  return new Set();
+}
+
+function subsetFor(fast: FastPath, setId: string, r: CedarRequest): string {
+  const list = fast.scoped.get(setId);
+  if (!list) return setId;
+  const pKey = uidKey(r.principal);
+  const rKey = uidKey(r.resource);
+  const pAnc = ancestorsOf(r, pKey);
+  const rAnc = ancestorsOf(r, rKey);
+  let mask = '';
+  let all = true;
+  for (const x of list) {
+    const on =
+      matches(x.principal, pKey, r.principal.type, pAnc) && matches(x.resource, rKey, r.resource.type, rAnc);
+    mask += on ? '1' : '0';
+    all &&= on;
+  }
+  if (all) return setId;
+  const key = `${setId}\0${mask}`;
+  let slot = subsets.get(key);
+  if (slot !== undefined) {
+    subsets.delete(key);
+    subsets.set(key, slot);
+    return slot;
+  }
+  if (slotsUsed < SUBSET_SLOTS) slot = `ztgate:subset:${slotsUsed++}`;
+  else {
+    const [oldest, reused] = subsets.entries().next().value as [string, string];
+    subsets.delete(oldest);
+    slot = reused;
+  }
+  const policies = Object.create(null) as Record<string, string>;
+  list.forEach((x, i) => {
+    if (mask[i] === '1') policies[x.id] = x.text;
+  });
+  const ok = cedar.preparsePolicySet(slot, { staticPolicies: policies });
+  // On failure the slot is left unused (no key names it) and the whole action set is asked.
+  if (ok.type === 'failure') return setId;
+  subsets.set(key, slot);
+  return slot;
+}
+
+const ask = (r: CedarRequest, setId: string): ReturnType<typeof cedar.statefulIsAuthorized> =>
+  cedar.statefulIsAuthorized({
+    principal: r.principal,
+    action: r.action,
+    resource: r.resource,
+    context: r.context,
+    entities: r.entities,
+    preparsedPolicySetId: setId,
+    validateRequest: false,
+  });
+
+interface Evaluated {
+  readonly decision: Decision;
+  /** The engine produced an answer (not an engine failure): the decision may be cached. */
+  readonly answered: boolean;
+}
+
+function evaluate(
+  bundle: PolicyBundle,
+  call: () => ReturnType<typeof cedar.statefulIsAuthorized>,
+): Evaluated {
+  let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
+  try {
+    answer = call();
   } catch {
-    return deny(bundle, ['policy.engine_error']);
+    return { decision: deny(bundle, ['policy.engine_error']), answered: false };
   }
   if (answer.type === 'failure') {
     // The engine refuses requests, contexts and entities that do not match the schema.
@@ -51,28 +208,34 @@ export function decide(input: DecisionInput, bundle: PolicyBundle, catalogue?: M
     const code = /not found|not preparsed|no (policy set|schema)/i.test(text)
       ? 'policy.engine_error'
       : 'policy.request_invalid';
-    return deny(bundle, [code]);
+    return { decision: deny(bundle, [code]), answered: false };
   }
   const { decision, diagnostics } = answer.response;
   const reasons = [...diagnostics.reason].sort();
   if (diagnostics.errors.length) {
     const ids = [...new Set(diagnostics.errors.map((e) => e.policyId))].sort();
-    return deny(
-      bundle,
-      ids.map((id) => `policy.evaluation_error:${id}`),
-      decision === 'deny' ? reasons : [],
-    );
+    return {
+      decision: deny(
+        bundle,
+        ids.map((id) => `policy.evaluation_error:${id}`),
+        decision === 'deny' ? reasons : [],
+      ),
+      answered: true,
+    };
   }
-  if (decision !== 'allow') return deny(bundle, [], reasons);
+  if (decision !== 'allow') return { decision: deny(bundle, [], reasons), answered: true };
   const duties: ParsedObligation[] = [];
   for (const id of reasons) duties.push(...(bundle.obligations.get(id) ?? []));
   const merged = mergeObligations(duties);
-  if (!merged.ok) return deny(bundle, [merged.error], reasons);
+  if (!merged.ok) return { decision: deny(bundle, [merged.error], reasons), answered: true };
   return {
-    effect: 'allow',
-    determiningPolicies: reasons,
-    obligations: merged.obligations,
-    errors: [],
-    bundleDigest: bundle.digest,
+    decision: {
+      effect: 'allow',
+      determiningPolicies: reasons,
+      obligations: merged.obligations,
+      errors: [],
+      bundleDigest: bundle.digest,
+    },
+    answered: true,
   };
 }
