@@ -274,7 +274,32 @@ const modelEntry = z.strictObject({
   upstream: z.string().min(1),
   upstreamModel: z.string().min(1).max(256),
   description: z.string().max(500).optional(),
+  /** What policy knows about the model (the Cedar `Model` entity). */
+  attributes: z
+    .strictObject({
+      provider: z.string().min(1).max(64).default('unknown'),
+      region: z.string().min(1).max(64).default('unknown'),
+      runtimeKind: z.enum(['cloud', 'on_prem']).default('cloud'),
+      attestationKind: z.string().min(1).max(64).default('none'),
+      attested: z.boolean().default(false),
+      dataClasses: z.array(z.string().min(1).max(64)).max(64).default([]),
+      workspaces: z.array(z.string().min(1).max(128)).max(64).default([]),
+    })
+    .prefault({}),
 });
+
+const policy = z
+  .strictObject({
+    /** A Cedar policy bundle directory (relative to home); unset: the built-in rule (allow authenticated callers). */
+    bundle: z.string().min(1).optional(),
+    /** Tell the client which policy denied (`policy_denied` gains its id); off by default. */
+    showDenyingPolicy: z.boolean().default(false),
+    /** The request's data class until a classifier sets one (issue 6). */
+    dataClass: z.string().min(1).max(64).default('internal'),
+    /** The network zone requests arrive from (the `networkZone` context). */
+    networkZone: z.string().min(1).max(64).default('internal'),
+  })
+  .prefault({});
 
 const stageTimeouts = z
   .strictObject({
@@ -413,6 +438,7 @@ export const configSchema = z
     pipeline: z.strictObject({ stageTimeoutsMs: stageTimeouts }).prefault({}),
     keys,
     mesh,
+    policy,
     demo,
     logging,
   })

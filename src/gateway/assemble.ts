@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import {
   homePaths,
@@ -15,7 +16,7 @@ import { openMesh, type Mesh } from '../mesh/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
 import { discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
-import { createDecider } from '../policy/index.js';
+import { createCedarDecider, createDecider, loadBundle, type ModelCatalogue } from '../policy/index.js';
 import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
@@ -98,6 +99,41 @@ async function connectorFor(
           }),
         }
       : {}),
+  });
+}
+
+/**
+ * The decide stage: the Cedar bundle of `policy.bundle` when set (a bundle that does not load
+ * stops the start), else the built-in rule (allow authenticated callers).
+ */
+async function deciderFor(
+  config: ZtgateConfig,
+  home: string,
+  models: readonly CatalogueModel[],
+  logger: Logger,
+): Promise<Stages['decide']> {
+  if (!config.policy.bundle) return createDecider();
+  const bundle = await loadBundle(resolve(home, config.policy.bundle));
+  const catalogue: ModelCatalogue = new Map(
+    models.map((m) => [
+      m.id,
+      m.attributes ?? {
+        provider: 'ztgate-demo',
+        region: 'local',
+        runtimeKind: 'on_prem' as const,
+        attestationKind: 'none',
+        attested: false,
+        dataClasses: [],
+        workspaces: [],
+      },
+    ]),
+  );
+  logger.info({ bundle: config.policy.bundle, digest: bundle.digest }, 'policy bundle loaded');
+  return createCedarDecider({
+    bundle: () => bundle,
+    catalogue,
+    dataClass: config.policy.dataClass,
+    networkZone: config.policy.networkZone,
   });
 }
 
@@ -242,7 +278,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const built: Stages = {
       authenticate: identity.authenticator,
       inspect: createInspector(),
-      decide: createDecider(),
+      decide: await deciderFor(config, paths.dir, models, logger),
       transform: createTransformer(),
       route: createRouter(models, connectors),
       scanOutput: createOutputScanner(),
@@ -250,7 +286,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       watch: watch.sink,
     };
     const stages: Stages = { ...built, ...options.stageOverrides };
-    const pipeline = createPipeline({ stages, timeouts: config.pipeline.stageTimeoutsMs, metrics, logger });
+    const pipeline = createPipeline({
+      stages,
+      timeouts: config.pipeline.stageTimeoutsMs,
+      metrics,
+      logger,
+      showDenyingPolicy: config.policy.showDenyingPolicy,
+    });
 
     const dataTls =
       mesh && config.server.tls

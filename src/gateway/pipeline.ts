@@ -38,6 +38,8 @@ export interface PipelineOptions {
   readonly timeouts: StageTimeouts;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /** Name the denying policies in the client's error (`policy.showDenyingPolicy`); off by default. */
+  readonly showDenyingPolicy?: boolean;
 }
 
 export interface Pipeline {
@@ -96,7 +98,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // INVARIANT: anything but an explicit allow is a deny.
     if (decision.effect !== 'allow') {
       metrics.stageOutcomes.inc({ stage: 'decide', outcome: 'policy_denied' });
-      throw new PolicyError('policy_denied', { logDetail: decision.determiningPolicies.join(',') });
+      const ids = decision.determiningPolicies.join(',');
+      throw new PolicyError('policy_denied', {
+        logDetail: [ids, ...decision.errors].filter(Boolean).join(' '),
+        ...(options.showDenyingPolicy && ids ? { publicDetail: `Denied by: ${ids}.` } : {}),
+      });
     }
     const transformed = await runStage(metrics, 'transform', timeouts.transform, () => stages.transform(ctx));
     ctx.upstreamRequest = transformed.request;

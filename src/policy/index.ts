@@ -1,4 +1,5 @@
 export { createDecider } from './decide.js';
+export { createCedarDecider, decisionInputOf, type CedarDeciderOptions } from './cedar-decider.js';
 export { compileBundle, defaultSchema, loadBundle, type PolicyBundle } from './bundle.js';
 export { decide } from './engine.js';
 export { buildRequest, summarizeFindings, type CedarRequest } from './entities.js';

@@ -7,6 +7,16 @@ export interface CatalogueModel {
   readonly description?: string;
   /** True for the built-in demo model: shown as such in /v1/models and logs. */
   readonly demo?: boolean;
+  /** What policy knows about the model (provider, region, runtime kind, attestation, data classes). */
+  readonly attributes?: {
+    readonly provider: string;
+    readonly region: string;
+    readonly runtimeKind: 'cloud' | 'on_prem';
+    readonly attestationKind: string;
+    readonly attested: boolean;
+    readonly dataClasses: readonly string[];
+    readonly workspaces: readonly string[];
+  };
 }
 
 /**

@@ -1,0 +1,113 @@
+// The Cedar decision point in the running gateway (opt-in with policy.bundle): the default
+// bundle allows users to chat with on-premises models and denies cloud ones; the decision's
+// policies and bundle digest are audited; the denying policy reaches the client only when
+// policy.showDenyingPolicy is on; a bundle that does not load stops the start.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../../src/cli/logger.js';
+import { ensureHome, parseConfig } from '../../src/config/index.js';
+import { startGateway } from '../../src/gateway/assemble.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { LogCapture, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+const DEFAULT_BUNDLE = resolve(fileURLToPath(new URL('../../examples/policies/default', import.meta.url)));
+
+describe('policy in the gateway', () => {
+  let fake: FakeUpstream;
+  before(async () => {
+    fake = await startFakeUpstream();
+  });
+  after(() => fake.close());
+
+  const yaml = (show: boolean) => `
+policy: { bundle: "${DEFAULT_BUNDLE}", showDenyingPolicy: ${show} }
+upstreams:
+  fake: { kind: openai-compatible, baseUrl: "${fake.url}", retries: 0 }
+models:
+  - { id: onprem, upstream: fake, upstreamModel: fake-model, attributes: { runtimeKind: on_prem, region: eu } }
+  - { id: cloud, upstream: fake, upstreamModel: fake-model, attributes: { runtimeKind: cloud, provider: openai } }
+`;
+  const ask = (t: TestGateway, token: string, model: string) =>
+    fetch(`${t.gw.dataUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it('allows on-premises, denies cloud; audits the policies and the bundle digest', async () => {
+    const t = await startTestGateway({ yaml: yaml(false) });
+    try {
+      const token = await t.token('erin');
+      const allowed = await ask(t, token, 'onprem');
+      assert.equal(allowed.status, 200, await allowed.text());
+      const denied = await ask(t, token, 'cloud');
+      assert.equal(denied.status, 403);
+      const body = (await denied.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'policy_denied');
+      assert.doesNotMatch(body.error.message, /Denied by/, 'policy ids stay internal by default');
+      const rows = (await t.gw.store.audit.list({ limit: 100 })).map((r) => r.entry);
+      const served = rows.find((e) => e.phase === 'release');
+      assert.match(served?.bundleDigest ?? '', /^sha256:[0-9a-f]{64}$/);
+      assert.deepEqual(served?.determiningPolicies, ['allow-onprem-chat']);
+      assert.ok(served?.obligations.some((o) => o.startsWith('pseudonymize:')));
+      const refused = rows.find((e) => e.phase === 'refused');
+      assert.equal(refused?.errorCode, 'policy_denied');
+      assert.equal(refused?.bundleDigest, served?.bundleDigest);
+      assert.equal(refused?.decision, 'deny');
+      assert.equal(fake.total() >= 1, true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('names the denying policy to the client only when configured', async () => {
+    const bundle = await mkdtemp(join(tmpdir(), 'ztgate-policy-bundle-'));
+    await writeFile(
+      join(bundle, 'policies.cedar'),
+      `@id("allow-chat")
+permit (principal is Ztgate::User, action == Ztgate::Action::"chat", resource is Ztgate::Model);
+@id("forbid-cloud")
+forbid (principal, action, resource is Ztgate::Model) when { resource.runtimeKind == "cloud" };
+`,
+    );
+    const t = await startTestGateway({ yaml: yaml(true).replace(DEFAULT_BUNDLE, bundle) });
+    try {
+      const token = await t.token('erin');
+      assert.equal((await ask(t, token, 'onprem')).status, 200);
+      const denied = await ask(t, token, 'cloud');
+      assert.equal(denied.status, 403);
+      const body = (await denied.json()) as { error: { message: string } };
+      assert.equal(body.error.message, 'The request is not permitted by policy. Denied by: forbid-cloud.');
+    } finally {
+      await t.close();
+      await rm(bundle, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a bundle that does not load', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'ztgate-policy-bad-'));
+    await ensureHome(home);
+    try {
+      await assert.rejects(
+        startGateway({
+          config: parseConfig(
+            `server: { port: 0, adminPort: 0 }\npolicy: { bundle: "${join(home, 'no-such-bundle')}" }\n`,
+          ),
+          home,
+          logger: createLogger('silent', new LogCapture()),
+          processMetrics: false,
+        }),
+        (err: Error & { code?: string }) => {
+          assert.match(err.code ?? '', /^policy\./);
+          return true;
+        },
+      );
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
