@@ -8,17 +8,31 @@ import {
   runBundleTests,
   type PolicyBundle,
 } from '../policy/index.js';
+import {
+  DEFAULT_SIGNING_KEY,
+  signBundle,
+  type DsseEnvelope,
+  verifyBundleSignature,
+} from '../policy/signing.js';
+import { controlAuditEntry } from '../gateway/control-audit.js';
 import { parse, UsageError } from './args.js';
+import { withKeyContext } from './key-context.js';
 
 export const DEFAULT_BUNDLE = 'examples/policies/default';
 
 export const POLICY_USAGE = `ztgate policy test [--bundle DIR]
 ztgate policy lint [--bundle DIR]
 ztgate policy digest [--bundle DIR]
+ztgate policy sign --bundle DIR [--key NAME] [--home DIR]
+ztgate policy verify [--bundle DIR] [--key NAME] [--home DIR]
   Work with a Cedar policy bundle (docs/POLICY.md); DIR defaults to ${DEFAULT_BUNDLE}.
   test runs the bundle's tests/*.json cases and ends with "N passed, M failed" (exit 1 on a
   failure); lint reports policies that can never apply (exit 1 on a finding); digest prints
-  the bundle digest. A bundle that does not load exits 2 with its error code.`;
+  the bundle digest. A bundle that does not load exits 2 with its error code.
+  sign writes DIR/bundle.sig.json, a DSSE envelope over the bundle digest signed with the key
+  NAME (default ${DEFAULT_SIGNING_KEY}, created as ed25519 when missing), and prints the key id
+  and digest; verify checks it with the configured key provider (exit 1 with the reason code
+  when it is missing or does not verify).`;
 
 const out = (text: string): void => void process.stdout.write(text + '\n');
 
@@ -157,12 +171,70 @@ export async function lintBundle(dir: string): Promise<string[]> {
   return [...new Set(findings)].sort();
 }
 
+/** `ztgate policy sign`: signs with the configured key provider, audited as `policy.sign`. */
+function sign(dir: string, keyName: string, home: string | undefined): Promise<number> {
+  return withKeyContext(home, 'policy sign', async ({ service, store, actor }) => {
+    const audit = (outcome: 'ok' | 'failed', target: string, details: string[], errorCode?: string) =>
+      store.audit.append(
+        controlAuditEntry({
+          action: 'policy.sign',
+          target,
+          actor,
+          authMethod: 'cli',
+          outcome,
+          details,
+          ...(errorCode ? { errorCode } : {}),
+        }),
+      );
+    let envelope: DsseEnvelope;
+    try {
+      envelope = await signBundle(dir, service.keys, keyName, { actor });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      await audit('failed', `bundle:${dir}`, [`key:${keyName}`], typeof code === 'string' ? code : 'error');
+      throw err;
+    }
+    const keyid = envelope.signatures[0]?.keyid ?? keyName;
+    const { digest } = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
+      digest: string;
+    };
+    await audit('ok', `bundle:${digest}`, [`key:${keyid}`]);
+    out(`signed ${digest} with ${keyid}`);
+    return 0;
+  });
+}
+
+/** `ztgate policy verify`: exit 0 when the signature is valid, 1 with the reason code otherwise. */
+function verify(dir: string, keyName: string, home: string | undefined, digest: string): Promise<number> {
+  return withKeyContext(home, 'policy verify', async ({ service }) => {
+    const result = await verifyBundleSignature({ dir, digest }, service.keys, { keyNames: [keyName] });
+    if (!result.valid) {
+      process.stderr.write(
+        `ztgate policy verify: ${result.reason ?? 'signature_invalid'}: ${result.detail ?? ''}\n`,
+      );
+      return 1;
+    }
+    out(`valid ${digest} signed by ${result.keyId ?? '?'} at ${result.signedAt ?? '?'}`);
+    return 0;
+  });
+}
+
 /** `ztgate policy …`. */
 export async function policyCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, { bundle: { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    bundle: { type: 'string' },
+    key: { type: 'string' },
+    home: { type: 'string' },
+  });
   const sub = positionals[0];
-  if (positionals.length !== 1 || (sub !== 'test' && sub !== 'lint' && sub !== 'digest'))
-    throw new UsageError('expected: policy test|lint|digest [--bundle DIR]');
+  if (
+    positionals.length !== 1 ||
+    (sub !== 'test' && sub !== 'lint' && sub !== 'digest' && sub !== 'sign' && sub !== 'verify')
+  )
+    throw new UsageError('expected: policy test|lint|digest|sign|verify [--bundle DIR]');
+  if (sub === 'sign' && values.bundle === undefined) throw new UsageError('policy sign needs --bundle DIR');
+  if ((values.key !== undefined || values.home !== undefined) && sub !== 'sign' && sub !== 'verify')
+    throw new UsageError('--key and --home are for policy sign and verify');
   const dir = values.bundle ?? DEFAULT_BUNDLE;
   const bundle = await load(dir);
   if (!bundle) return 2;
@@ -172,6 +244,10 @@ export async function policyCommand(args: readonly string[]): Promise<number> {
     case 'digest':
       out(bundle.digest);
       return 0;
+    case 'sign':
+      return sign(dir, values.key ?? DEFAULT_SIGNING_KEY, values.home);
+    case 'verify':
+      return verify(dir, values.key ?? DEFAULT_SIGNING_KEY, values.home, bundle.digest);
     case 'lint': {
       const findings = await lintBundle(dir);
       for (const f of findings) out(f);

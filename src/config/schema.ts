@@ -294,6 +294,13 @@ const policy = z
     bundle: z.string().min(1).optional(),
     /** Tell the client which policy denied (`policy_denied` gains its id); off by default. */
     showDenyingPolicy: z.boolean().default(false),
+    /** Refuse a bundle without a valid signature (`ztgate policy sign`) by one of `signingKeys`. */
+    requireSigned: z.boolean().default(false),
+    /** Key names (in the key provider) whose signatures on a bundle are trusted. */
+    signingKeys: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/))
+      .min(1)
+      .default(['policy-signing']),
     /** The request's data class until a classifier sets one (issue 6). */
     dataClass: z.string().min(1).max(64).default('internal'),
     /** The network zone requests arrive from (the `networkZone` context). */

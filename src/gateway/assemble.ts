@@ -16,7 +16,13 @@ import { openMesh, type Mesh } from '../mesh/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
 import { discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
-import { createCedarDecider, createDecider, loadBundle, type ModelCatalogue } from '../policy/index.js';
+import {
+  createCedarDecider,
+  createDecider,
+  loadBundle,
+  requireSignedBundle,
+  type ModelCatalogue,
+} from '../policy/index.js';
 import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
@@ -110,10 +116,19 @@ async function deciderFor(
   config: ZtgateConfig,
   home: string,
   models: readonly CatalogueModel[],
+  keys: KeyManager,
   logger: Logger,
 ): Promise<Stages['decide']> {
   if (!config.policy.bundle) return createDecider();
-  const bundle = await loadBundle(resolve(home, config.policy.bundle));
+  const dir = resolve(home, config.policy.bundle);
+  const bundle = await loadBundle(dir);
+  if (config.policy.requireSigned) {
+    // Checked against exactly the bundle that was loaded; any failure stops the start.
+    const signed = await requireSignedBundle({ dir, digest: bundle.digest }, keys, {
+      keyNames: config.policy.signingKeys,
+    });
+    logger.info({ keyId: signed.keyId, digest: bundle.digest }, 'policy bundle signature verified');
+  }
   const catalogue: ModelCatalogue = new Map(
     models.map((m) => [
       m.id,
@@ -278,7 +293,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const built: Stages = {
       authenticate: identity.authenticator,
       inspect: createInspector(),
-      decide: await deciderFor(config, paths.dir, models, logger),
+      decide: await deciderFor(config, paths.dir, models, keys, logger),
       transform: createTransformer(),
       route: createRouter(models, connectors),
       scanOutput: createOutputScanner(),

@@ -33,3 +33,10 @@ export {
   type PolicyPrincipal,
   type ResourceType,
 } from './types.js';
+export {
+  BUNDLE_SIGNATURE_FILE,
+  PolicySignatureError,
+  requireSignedBundle,
+  signBundle,
+  verifyBundleSignature,
+} from './signing.js';

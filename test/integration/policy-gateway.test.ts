@@ -3,7 +3,8 @@
 // policies and bundle digest are audited; the denying policy reaches the client only when
 // policy.showDenyingPolicy is on; a bundle that does not load stops the start.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/cli/logger.js';
 import { ensureHome, parseConfig } from '../../src/config/index.js';
 import { startGateway } from '../../src/gateway/assemble.js';
+import { KeyManager } from '../../src/keys/index.js';
+import { createLocalProvider } from '../../src/keys/providers/local.js';
+import { signBundle } from '../../src/policy/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { LogCapture, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -107,6 +111,51 @@ forbid (principal, action, resource is Ztgate::Model) when { resource.runtimeKin
         },
       );
     } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+  it('with requireSigned, starts only on a bundle signed by a trusted key and unchanged since', async () => {
+    const bundle = await mkdtemp(join(tmpdir(), 'ztgate-policy-signed-'));
+    await cp(DEFAULT_BUNDLE, bundle, { recursive: true });
+    const home = await mkdtemp(join(tmpdir(), 'ztgate-policy-signed-home-'));
+    await ensureHome(home);
+    const env = { ZTGATE_MASTER_KEY: randomBytes(32).toString('base64') };
+    const config = parseConfig(
+      `server: { port: 0, adminPort: 0 }\npolicy: { bundle: "${bundle}", requireSigned: true }\n`,
+    );
+    const start = () =>
+      startGateway({
+        config,
+        home,
+        env,
+        logger: createLogger('silent', new LogCapture()),
+        processMetrics: false,
+      });
+    const code = async (): Promise<string | undefined> => {
+      try {
+        await (await start()).close();
+        return undefined;
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+    };
+    try {
+      assert.equal(await code(), 'policy.signature_missing');
+      const keys = new KeyManager({
+        provider: await createLocalProvider({ dir: join(home, 'keys'), env }),
+        cache: { maxAgeMs: 1000, maxUses: 1, maxBytes: 1, maxEntries: 0 },
+      });
+      await signBundle(bundle, keys);
+      await keys.close();
+      assert.equal(await code(), undefined, 'a signed, unchanged bundle starts');
+      await writeFile(
+        join(bundle, 'policies.cedar'),
+        (await readFile(join(bundle, 'policies.cedar'), 'utf8')) +
+          '\n// edited\n@id("x")\npermit (principal, action, resource);\n',
+      );
+      assert.equal(await code(), 'policy.digest_mismatch');
+    } finally {
+      await rm(bundle, { recursive: true, force: true });
       await rm(home, { recursive: true, force: true });
     }
   });
