@@ -163,12 +163,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const paths = homePaths(options.home);
   const closers: (() => Promise<unknown>)[] = [];
   const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) {
-      await close().catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message }, 'error while closing'),
-      );
+    // Components may finish closing on handles they unref (timers, worker threads); this keeps
+    // the process alive until every closer has finished, so that a shutdown always completes.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      for (const close of closers.reverse()) {
+        await close().catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 'error while closing'),
+        );
+      }
+      closers.length = 0;
+    } finally {
+      clearInterval(keepAlive);
     }
-    closers.length = 0;
   };
 
   try {
