@@ -53,7 +53,13 @@ models:
       const body = (await denied.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'policy_denied');
       assert.doesNotMatch(body.error.message, /Denied by/, 'policy ids stay internal by default');
-      const rows = (await t.gw.store.audit.list({ limit: 100 })).map((r) => r.entry);
+      // A refusal's audit row is written after the refusal went out (best effort): wait for it.
+      const entries = async () => (await t.gw.store.audit.list({ limit: 100 })).map((r) => r.entry);
+      let rows = await entries();
+      for (let i = 0; i < 100 && !rows.some((e) => e.phase === 'refused'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        rows = await entries();
+      }
       const served = rows.find((e) => e.phase === 'release');
       assert.match(served?.bundleDigest ?? '', /^sha256:[0-9a-f]{64}$/);
       assert.deepEqual(served?.determiningPolicies, ['allow-onprem-chat']);
