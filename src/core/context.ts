@@ -96,6 +96,18 @@ export interface Transformation {
   readonly count: number;
 }
 
+/** What the catalogue (and so policy) knows about a model: the Cedar `Model` entity's attributes. */
+export interface ModelAttributes {
+  readonly provider: string;
+  readonly region: string;
+  readonly runtimeKind: 'cloud' | 'on_prem';
+  readonly attestationKind: string;
+  readonly attested: boolean;
+  readonly dataClasses: readonly string[];
+  /** Workspaces the model belongs to (Cedar parents). */
+  readonly workspaces?: readonly string[];
+}
+
 /** The resolved destination of a request. */
 export interface RoutePlan {
   readonly modelId: string;

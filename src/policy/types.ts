@@ -1,4 +1,4 @@
-import type { AttributeValue, Device, Principal } from '../core/index.js';
+import type { AttributeValue, Device, ModelAttributes, Principal } from '../core/index.js';
 
 export const NAMESPACE = 'Ztgate';
 
@@ -29,16 +29,7 @@ export interface FindingLike {
 }
 
 /** Attributes of a model as the catalogue knows them (the Cedar `Model` entity). */
-export interface ModelAttributes {
-  readonly provider: string;
-  readonly region: string;
-  readonly runtimeKind: 'cloud' | 'on_prem';
-  readonly attestationKind: string;
-  readonly attested: boolean;
-  readonly dataClasses: readonly string[];
-  /** Workspaces the model belongs to (Cedar parents). */
-  readonly workspaces?: readonly string[];
-}
+export type { ModelAttributes };
 
 /** Everything one decision needs, as plain data. */
 export interface DecisionInput {

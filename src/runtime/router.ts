@@ -1,4 +1,10 @@
-import { RouteError, type RoutePlan, type RouteStage, type UpstreamConnector } from '../core/index.js';
+import {
+  RouteError,
+  type ModelAttributes,
+  type RoutePlan,
+  type RouteStage,
+  type UpstreamConnector,
+} from '../core/index.js';
 
 export interface CatalogueModel {
   readonly id: string;
@@ -8,15 +14,7 @@ export interface CatalogueModel {
   /** True for the built-in demo model: shown as such in /v1/models and logs. */
   readonly demo?: boolean;
   /** What policy knows about the model (provider, region, runtime kind, attestation, data classes). */
-  readonly attributes?: {
-    readonly provider: string;
-    readonly region: string;
-    readonly runtimeKind: 'cloud' | 'on_prem';
-    readonly attestationKind: string;
-    readonly attested: boolean;
-    readonly dataClasses: readonly string[];
-    readonly workspaces: readonly string[];
-  };
+  readonly attributes?: ModelAttributes;
 }
 
 /**
