@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import {
   homePaths,
@@ -16,13 +15,6 @@ import { openMesh, type Mesh } from '../mesh/index.js';
 import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
 import { discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
-import {
-  createCedarDecider,
-  createDecider,
-  loadBundle,
-  requireSignedBundle,
-  type ModelCatalogue,
-} from '../policy/index.js';
 import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
@@ -32,6 +24,7 @@ import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
 import { openKeyService, startKeyRotation, type KeyService } from './key-service.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
+import { deciderFor } from './policy-service.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -105,50 +98,6 @@ async function connectorFor(
           }),
         }
       : {}),
-  });
-}
-
-/**
- * The decide stage: the Cedar bundle of `policy.bundle` when set (a bundle that does not load
- * stops the start), else the built-in rule (allow authenticated callers).
- */
-async function deciderFor(
-  config: ZtgateConfig,
-  home: string,
-  models: readonly CatalogueModel[],
-  keys: KeyManager,
-  logger: Logger,
-): Promise<Stages['decide']> {
-  if (!config.policy.bundle) return createDecider();
-  const dir = resolve(home, config.policy.bundle);
-  const bundle = await loadBundle(dir);
-  if (config.policy.requireSigned) {
-    // Checked against exactly the bundle that was loaded; any failure stops the start.
-    const signed = await requireSignedBundle({ dir, digest: bundle.digest }, keys, {
-      keyNames: config.policy.signingKeys,
-    });
-    logger.info({ keyId: signed.keyId, digest: bundle.digest }, 'policy bundle signature verified');
-  }
-  const catalogue: ModelCatalogue = new Map(
-    models.map((m) => [
-      m.id,
-      m.attributes ?? {
-        provider: 'ztgate-demo',
-        region: 'local',
-        runtimeKind: 'on_prem' as const,
-        attestationKind: 'none',
-        attested: false,
-        dataClasses: [],
-        workspaces: [],
-      },
-    ]),
-  );
-  logger.info({ bundle: config.policy.bundle, digest: bundle.digest }, 'policy bundle loaded');
-  return createCedarDecider({
-    bundle: () => bundle,
-    catalogue,
-    dataClass: config.policy.dataClass,
-    networkZone: config.policy.networkZone,
   });
 }
 

@@ -11,6 +11,7 @@ import {
   type EnvelopeContext,
 } from './envelope-format.js';
 import { isKeyError, KeyError } from './errors.js';
+import { KeyAuditTrail, type KeyAuditEvent, type KeyOperation } from './key-audit.js';
 import { formatKeyRef } from './key-id.js';
 import type {
   KeyAlgorithm,
@@ -22,21 +23,7 @@ import type {
   WrappedKey,
 } from './types.js';
 
-export type KeyOperation =
-  'create' | 'rotate' | 'disable' | 'enable' | 'destroy' | 'export_public' | 'rewrap';
-
-/** One key-management operation, for the audit log. Holds ids and outcomes, never key material. */
-export interface KeyAuditEvent {
-  readonly operation: KeyOperation;
-  /** `name@version` the operation acted on (for create/rotate: the new version), or the bare name on failure. */
-  readonly keyId: string;
-  readonly algorithm?: KeyAlgorithm;
-  /** Who asked, for example `cli:alice@host` or `system:rotation`. */
-  readonly actor: string;
-  readonly outcome: 'ok' | 'failed';
-  readonly errorCode?: string;
-  readonly time: string;
-}
+export type { KeyAuditEvent, KeyOperation } from './key-audit.js';
 
 /** A change other replicas must hear about, to wipe their data-key caches. */
 export interface KeyChange {
@@ -86,7 +73,7 @@ function assertContext(context: EnvelopeContext): void {
 export class KeyManager {
   readonly provider: KeyProvider;
   readonly cache: DataKeyCache;
-  private readonly audit: ((event: KeyAuditEvent) => Promise<void>) | undefined;
+  private readonly trail: KeyAuditTrail;
   private readonly onChange: ((change: KeyChange) => void) | undefined;
   private readonly now: () => number;
   private readonly stateCheckMs: number;
@@ -97,7 +84,7 @@ export class KeyManager {
     this.now = options.now ?? Date.now;
     this.stateCheckMs = options.stateCheckMs ?? 1000;
     this.cache = new DataKeyCache(options.cache, this.now);
-    this.audit = options.audit;
+    this.trail = new KeyAuditTrail(options.audit, this.now);
     this.onChange = options.onChange;
   }
 
@@ -360,21 +347,8 @@ export class KeyManager {
   }
 
   /** Runs a key job (an export, a re-wrap) and records its outcome like the other operations. */
-  async runAudited<T>(
-    operation: KeyOperation,
-    target: string,
-    actor: string,
-    run: () => Promise<T>,
-  ): Promise<T> {
-    let result: T;
-    try {
-      result = await run();
-    } catch (err) {
-      await this.recordFailure(operation, target, actor, err);
-      throw err;
-    }
-    await this.recordDone({ operation, keyId: target, actor, outcome: 'ok' });
-    return result;
+  runAudited<T>(operation: KeyOperation, target: string, actor: string, run: () => Promise<T>): Promise<T> {
+    return this.trail.run(operation, target, actor, run);
   }
 
   /** Applies a change announced by another replica: wipes what this replica cached. */
@@ -383,64 +357,19 @@ export class KeyManager {
     else this.cache.wipeVersion(change.keyId);
   }
 
-  private async administer(
+  /** A key change: audited; `after` wipes what it must and names the change for other replicas. */
+  private administer(
     operation: KeyOperation,
     target: string,
     actor: string,
     run: () => Promise<KeyInfo>,
     after: (info: KeyInfo) => { keyId: KeyRef; change?: KeyChange['kind'] },
   ): Promise<KeyInfo> {
-    let info: KeyInfo;
-    try {
-      info = await run();
-    } catch (err) {
-      await this.recordFailure(operation, target, actor, err);
-      throw err;
-    }
-    const { keyId, change } = after(info);
-    if (change) this.onChange?.({ kind: change, keyId });
-    await this.recordDone({
-      operation,
-      keyId: formatKeyRef(keyId),
-      algorithm: info.algorithm,
-      actor,
-      outcome: 'ok',
+    return this.trail.run(operation, target, actor, run, (info) => {
+      const { keyId, change } = after(info);
+      if (change) this.onChange?.({ kind: change, keyId });
+      return { keyId: formatKeyRef(keyId), algorithm: info.algorithm };
     });
-    return info;
-  }
-
-  private async recordFailure(
-    operation: KeyOperation,
-    target: string,
-    actor: string,
-    err: unknown,
-  ): Promise<void> {
-    await this.record({
-      operation,
-      keyId: target,
-      actor,
-      outcome: 'failed',
-      errorCode: isKeyError(err) ? err.code : 'internal_error',
-    }).catch(() => undefined);
-  }
-
-  /** Records a finished operation; a failure to record is reported as such, never swallowed. */
-  private async recordDone(event: Omit<KeyAuditEvent, 'time'>): Promise<void> {
-    try {
-      await this.record(event);
-    } catch (err) {
-      throw new KeyError(
-        'audit_unavailable',
-        `${event.operation} of ${event.keyId} was done, but its audit row could not be written: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
-        { cause: err },
-      );
-    }
-  }
-
-  private async record(event: Omit<KeyAuditEvent, 'time'>): Promise<void> {
-    await this.audit?.({ ...event, time: new Date(this.now()).toISOString() });
   }
 
   async close(): Promise<void> {
