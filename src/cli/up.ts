@@ -59,6 +59,16 @@ export async function up(args: readonly string[]): Promise<number> {
   }
   process.stdout.write(lines.join('\n') + '\n');
 
+  // SIGHUP reloads the policy bundle (a refused candidate leaves the running one in place).
+  const reload = (): void => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the policy bundle');
+    void gateway.policy
+      .reload('signal', 'system:sighup')
+      .catch((err: unknown) =>
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'policy reload failed'),
+      );
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down');
@@ -67,6 +77,7 @@ export async function up(args: readonly string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   await gateway.close();
   logger.flush();
   return 0;

@@ -2,6 +2,7 @@ export { ConfigError } from './errors.js';
 export { ENV_OVERRIDES, loadConfigFile, parseConfig, type ConfigOverrides } from './load.js';
 export {
   configSchema,
+  defaultDataClasses,
   type IssuerConfig,
   type ModelConfig,
   type UpstreamConfig,

@@ -104,6 +104,11 @@ const upstream = z.strictObject({
     .prefault({}),
 });
 
+/** The data classes a model may receive when its config does not say: never `restricted`. */
+export function defaultDataClasses(runtimeKind: 'cloud' | 'on_prem'): string[] {
+  return runtimeKind === 'on_prem' ? ['public', 'internal', 'confidential'] : ['public', 'internal'];
+}
+
 const modelEntry = z.strictObject({
   id: z
     .string()
@@ -121,16 +126,22 @@ const modelEntry = z.strictObject({
       runtimeKind: z.enum(['cloud', 'on_prem']).default('cloud'),
       attestationKind: z.string().min(1).max(64).default('none'),
       attested: z.boolean().default(false),
-      dataClasses: z.array(z.string().min(1).max(64)).max(64).default([]),
+      /** Unset: `public, internal, confidential` on premises, `public, internal` in a cloud. */
+      dataClasses: z.array(z.string().min(1).max(64)).max(64).optional(),
       workspaces: z.array(z.string().min(1).max(128)).max(64).default([]),
     })
-    .prefault({}),
+    .prefault({})
+    .transform((a) => ({ ...a, dataClasses: a.dataClasses ?? defaultDataClasses(a.runtimeKind) })),
 });
 
 const policy = z
   .strictObject({
-    /** A Cedar policy bundle directory (relative to home); unset: the built-in rule (allow authenticated callers). */
+    /** A Cedar policy bundle directory (relative to home); unset: the built-in bundle. */
     bundle: z.string().min(1).optional(),
+    /** Reload the bundle when a file in its directory changes. */
+    watch: z.boolean().default(true),
+    /** A candidate bundle evaluated beside the live one on real traffic, never enforced. */
+    shadow: z.string().min(1).optional(),
     /** Tell the client which policy denied (`policy_denied` gains its id); off by default. */
     showDenyingPolicy: z.boolean().default(false),
     /** Refuse a bundle without a valid signature (`ztgate policy sign`) by one of `signingKeys`. */

@@ -1,9 +1,6 @@
 import type {
   FastifyBaseLogger,
-  FastifyError,
   FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
   RawServerDefault,
@@ -19,16 +16,16 @@ import {
   type RevocationKind,
 } from '../identity/revocation-kinds.js';
 import type { RevocationList } from '../identity/revocation-list.js';
+import {
+  AdminRefusal,
+  COMMON_ADMIN_ERRORS,
+  registerAdminScope,
+  type AdminAuthorizer,
+  type AdminError,
+} from './admin-api.js';
 import { controlAuditEntry } from './control-audit.js';
 
-/**
- * Who may call the admin revocation API. Returns the caller's identity (recorded as the actor),
- * `undefined` when the request carries no usable identity (401), or `false` when it identifies a
- * caller that is not an administrator (403).
- */
-export type AdminAuthorizer = (
-  request: FastifyRequest,
-) => string | undefined | false | Promise<string | undefined | false>;
+export type { AdminAuthorizer } from './admin-api.js';
 
 export interface AdminRevocationsOptions {
   readonly revocations: Pick<RevocationList, 'revoke' | 'list'>;
@@ -41,107 +38,46 @@ export interface AdminRevocationsOptions {
 
 /** Stable codes of this API's refusals. */
 export type AdminRevocationErrorCode =
-  | 'admin_unauthenticated'
-  | 'admin_forbidden'
+  | keyof typeof COMMON_ADMIN_ERRORS
   | 'invalid_body'
-  | 'invalid_json'
-  | 'unsupported_media_type'
-  | 'body_too_large'
   | 'invalid_kind'
   | 'invalid_value'
   | 'invalid_reason'
   | 'invalid_ttl'
-  | 'invalid_query'
   | 'revocation_unavailable'
-  | 'audit_failed'
-  | 'internal_error';
+  | 'audit_failed';
 
-const ERRORS: Readonly<Record<AdminRevocationErrorCode, { status: number; type: string; message: string }>> =
-  {
-    admin_unauthenticated: {
-      status: 401,
-      type: 'authentication_error',
-      message: 'An administrator identity is required.',
-    },
-    admin_forbidden: {
-      status: 403,
-      type: 'permission_error',
-      message: 'The caller is not an administrator.',
-    },
-    invalid_body: {
-      status: 400,
-      type: 'invalid_request_error',
-      message: 'The body must be a JSON object with kind, value, and optionally reason and ttlSeconds.',
-    },
-    invalid_json: {
-      status: 400,
-      type: 'invalid_request_error',
-      message: 'The request body is not valid JSON.',
-    },
-    unsupported_media_type: {
-      status: 415,
-      type: 'invalid_request_error',
-      message: 'The request body must be application/json.',
-    },
-    body_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
-    invalid_kind: { status: 400, type: 'invalid_request_error', message: 'kind is not a revocation kind.' },
-    invalid_value: {
-      status: 400,
-      type: 'invalid_request_error',
-      message: 'value is not valid for this kind.',
-    },
-    invalid_reason: {
-      status: 400,
-      type: 'invalid_request_error',
-      message: 'reason must be printable text of at most 500 characters.',
-    },
-    invalid_ttl: {
-      status: 400,
-      type: 'invalid_request_error',
-      message: 'ttlSeconds must be a whole number of seconds within the allowed range.',
-    },
-    invalid_query: {
-      status: 400,
-      type: 'invalid_request_error',
-      message: 'The query parameters are not valid.',
-    },
-    revocation_unavailable: {
-      status: 503,
-      type: 'api_error',
-      message: 'The revocation could not be stored.',
-    },
-    audit_failed: {
-      status: 500,
-      type: 'api_error',
-      message: 'The revocation is in effect but could not be recorded in the audit log.',
-    },
-    internal_error: { status: 500, type: 'api_error', message: 'Internal error.' },
-  };
+const ERRORS: Readonly<Record<AdminRevocationErrorCode, AdminError>> = {
+  ...COMMON_ADMIN_ERRORS,
+  invalid_body: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The body must be a JSON object with kind, value, and optionally reason and ttlSeconds.',
+  },
+  invalid_kind: { status: 400, type: 'invalid_request_error', message: 'kind is not a revocation kind.' },
+  invalid_value: { status: 400, type: 'invalid_request_error', message: 'value is not valid for this kind.' },
+  invalid_reason: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'reason must be printable text of at most 500 characters.',
+  },
+  invalid_ttl: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'ttlSeconds must be a whole number of seconds within the allowed range.',
+  },
+  revocation_unavailable: { status: 503, type: 'api_error', message: 'The revocation could not be stored.' },
+  audit_failed: {
+    status: 500,
+    type: 'api_error',
+    message: 'The revocation is in effect but could not be recorded in the audit log.',
+  },
+};
 
 const BODY_FIELDS = new Set(['kind', 'value', 'reason', 'ttlSeconds']);
 const BODY_LIMIT = 16 * 1024;
 
-class Refusal extends Error {
-  constructor(
-    readonly code: AdminRevocationErrorCode,
-    readonly param?: string,
-  ) {
-    super(code);
-  }
-}
-
-function send(
-  reply: FastifyReply,
-  code: AdminRevocationErrorCode,
-  param?: string,
-  extra?: object,
-): FastifyReply {
-  const { status, type, message } = ERRORS[code];
-  return reply
-    .code(status)
-    .type('application/json')
-    .send({ error: { message, type, code, param: param ?? null }, ...extra });
-}
+class Refusal extends AdminRefusal<AdminRevocationErrorCode> {}
 
 /** Checks the POST body strictly: an object with only known fields, each of the right type. */
 function checkBody(body: unknown): {
@@ -186,14 +122,6 @@ function checkQuery(query: unknown): { kind?: RevocationKind; limit: number } {
   return { ...(q.kind === undefined ? {} : { kind: q.kind as RevocationKind }), limit };
 }
 
-function fromFastify(err: FastifyError): AdminRevocationErrorCode {
-  if (err instanceof Refusal) return err.code;
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'unsupported_media_type';
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'body_too_large';
-  if (err.code?.startsWith('FST_ERR_CTP_') || err.statusCode === 400) return 'invalid_json';
-  return 'internal_error';
-}
-
 /**
  * Registers `POST /admin/revocations` (JSON `{kind, value, reason?, ttlSeconds?}`; 201 with the
  * revocation) and `GET /admin/revocations` (`?kind=&limit=`; live revocations, newest first) on
@@ -205,71 +133,57 @@ export async function registerAdminRevocations<Logger extends FastifyBaseLogger>
   app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Logger>,
   options: AdminRevocationsOptions,
 ): Promise<void> {
-  const actors = new WeakMap<FastifyRequest, string>();
   const onError = options.onError ?? (() => undefined);
+  await registerAdminScope(
+    app,
+    { errors: ERRORS, authorize: options.authorize, onError: (err) => onError(err, 'revoke') },
+    (scope, api) => {
+      scope.get('/admin/revocations', async (request, reply) => {
+        const { kind, limit } = checkQuery(request.query);
+        const revocations = options.revocations.list({ ...(kind ? { kind } : {}), limit });
+        return reply.send({ revocations });
+      });
 
-  await app.register(async (scope) => {
-    scope.setErrorHandler((err: FastifyError, _request, reply) => {
-      const code = fromFastify(err);
-      if (code === 'internal_error') onError(err, 'revoke');
-      return send(reply, code, err instanceof Refusal ? err.param : undefined);
-    });
-
-    // Before the body is read: an anonymous caller never gets a body parsed.
-    scope.addHook('onRequest', async (request, reply) => {
-      const actor = await options.authorize(request);
-      if (actor === undefined) return send(reply, 'admin_unauthenticated');
-      if (actor === false || typeof actor !== 'string' || actor === '') return send(reply, 'admin_forbidden');
-      actors.set(request, actor);
-      return undefined;
-    });
-
-    scope.get('/admin/revocations', async (request, reply) => {
-      const { kind, limit } = checkQuery(request.query);
-      const revocations = options.revocations.list({ ...(kind ? { kind } : {}), limit });
-      return reply.send({ revocations });
-    });
-
-    scope.post('/admin/revocations', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-      const actor = actors.get(request);
-      if (actor === undefined) return send(reply, 'admin_unauthenticated');
-      const input = checkBody(request.body);
-      const target = revocationTarget(input.kind, input.value);
-      const details = input.reason ? [`reason:${input.reason}`] : [];
-      const entry = (outcome: 'ok' | 'failed', errorCode?: string) =>
-        controlAuditEntry({
-          action: `revoke.${input.kind}`,
-          target,
-          actor,
-          authMethod: 'admin',
-          outcome,
-          details,
-          ...(errorCode ? { errorCode } : {}),
-        });
-      let revocation: Revocation;
-      try {
-        revocation = await options.revocations.revoke({
-          kind: input.kind,
-          value: input.value,
-          reason: input.reason,
-          actor,
-          ...(input.ttlMs === undefined ? {} : { ttlMs: input.ttlMs }),
-        });
-      } catch (err) {
-        if (err instanceof RevocationInputRefused) throw new Refusal(err.code, paramOf(err.code));
-        onError(err, 'revoke');
-        await options
-          .audit(entry('failed', 'revocation_unavailable'))
-          .catch((e: unknown) => onError(e, 'audit'));
-        return send(reply, 'revocation_unavailable');
-      }
-      try {
-        await options.audit(entry('ok'));
-      } catch (err) {
-        onError(err, 'audit');
-        return send(reply, 'audit_failed', undefined, { revocation });
-      }
-      return reply.code(201).send({ revocation });
-    });
-  });
+      scope.post('/admin/revocations', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+        const actor = api.actorOf(request);
+        const input = checkBody(request.body);
+        const target = revocationTarget(input.kind, input.value);
+        const details = input.reason ? [`reason:${input.reason}`] : [];
+        const entry = (outcome: 'ok' | 'failed', errorCode?: string) =>
+          controlAuditEntry({
+            action: `revoke.${input.kind}`,
+            target,
+            actor,
+            authMethod: 'admin',
+            outcome,
+            details,
+            ...(errorCode ? { errorCode } : {}),
+          });
+        let revocation: Revocation;
+        try {
+          revocation = await options.revocations.revoke({
+            kind: input.kind,
+            value: input.value,
+            reason: input.reason,
+            actor,
+            ...(input.ttlMs === undefined ? {} : { ttlMs: input.ttlMs }),
+          });
+        } catch (err) {
+          if (err instanceof RevocationInputRefused) throw new Refusal(err.code, paramOf(err.code));
+          onError(err, 'revoke');
+          await options
+            .audit(entry('failed', 'revocation_unavailable'))
+            .catch((e: unknown) => onError(e, 'audit'));
+          return api.send(reply, 'revocation_unavailable');
+        }
+        try {
+          await options.audit(entry('ok'));
+        } catch (err) {
+          onError(err, 'audit');
+          return api.send(reply, 'audit_failed', undefined, { revocation });
+        }
+        return reply.code(201).send({ revocation });
+      });
+    },
+  );
 }

@@ -24,7 +24,9 @@ import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
 import { openKeyService, startKeyRotation, type KeyService } from './key-service.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
-import { deciderFor } from './policy-service.js';
+import { createAdminAuthorization } from './admin-auth.js';
+import { registerAdminPolicy } from './admin-policy.js';
+import { openPolicyService, type PolicyService } from './policy-service.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -47,6 +49,7 @@ export interface RunningGateway {
   readonly keys: KeyManager;
   readonly metrics: GatewayMetrics;
   readonly paths: HomePaths;
+  readonly policy: PolicyService;
   close(): Promise<void>;
 }
 
@@ -246,10 +249,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
     const identity = openIdentityService({ config, issuers, store, revocations, logger });
     closers.push(() => identity.close());
+    const policy = await openPolicyService({
+      config,
+      home: paths.dir,
+      models,
+      keys,
+      bus,
+      metrics,
+      logger,
+      audit: (entry) => store.audit.append(entry),
+    });
+    closers.push(() => policy.close());
     const built: Stages = {
       authenticate: identity.authenticator,
       inspect: createInspector(),
-      decide: await deciderFor(config, paths.dir, models, keys, logger),
+      decide: policy.decide,
       transform: createTransformer(),
       route: createRouter(models, connectors),
       scanOutput: createOutputScanner(),
@@ -314,7 +328,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       checks,
       logger,
-      routes: (app) => identity.adminRoutes(app, adminTls),
+      routes: async (app) => {
+        const authorize = createAdminAuthorization(adminTls, policy, logger, (e) => store.audit.append(e));
+        await identity.adminRoutes(app, authorize);
+        await registerAdminPolicy(app, policy, authorize, (err) =>
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin policy API'),
+        );
+      },
       ...(adminTls ? { tls: adminTls } : {}),
     });
     closers.push(() => admin.close());
@@ -342,6 +362,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       keys,
       metrics,
       paths,
+      policy,
       close: closeAll,
     };
   } catch (err) {

@@ -4,8 +4,8 @@ import type { IssuerConfig, ZtgateConfig } from '../config/index.js';
 import { createAuthenticator, type Authenticator } from '../identity/index.js';
 import { ApiKeyVerifier } from '../identity/api-keys.js';
 import { RevocationList } from '../identity/revocation-list.js';
-import type { MeshServerTls } from '../mesh/index.js';
 import type { StateBus, Store } from '../store/index.js';
+import type { AdminAuthorization } from './admin-auth.js';
 import { registerAdminRevocations } from './admin-revocations.js';
 import type { ReadinessCheck } from './admin.js';
 
@@ -24,7 +24,7 @@ export interface IdentityService {
   readonly revocations: RevocationList;
   readonly checks: readonly ReadinessCheck[];
   /** The admin API for revocations; callers are the admin listener's mTLS peers (SPIFFE IDs). */
-  adminRoutes(app: FastifyInstance, tls: MeshServerTls | undefined): Promise<void>;
+  adminRoutes(app: FastifyInstance, authorize: AdminAuthorization): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,18 +76,10 @@ export function openIdentityService(options: IdentityServiceOptions): IdentitySe
     authenticator,
     revocations,
     checks: [{ name: 'revocations', check: async () => revocations.assertFresh() }],
-    adminRoutes: (app, adminTls) =>
+    adminRoutes: (app, authorize) =>
       registerAdminRevocations(app, {
         revocations,
-        // Only an mTLS peer the admin listener verified and allowed is an administrator.
-        authorize: (request) => {
-          if (!adminTls) return undefined;
-          try {
-            return adminTls.peerOf(request.raw.socket)?.spiffeId.id;
-          } catch {
-            return undefined;
-          }
-        },
+        authorize: (request) => authorize(request, 'manage_identity'),
         audit: async (entry) => {
           await store.audit.append(entry);
         },

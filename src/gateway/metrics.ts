@@ -69,6 +69,25 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly policyReloads = new Counter({
+    name: 'ztgate_policy_reloads_total',
+    help: 'Policy bundle reloads by bundle (live, shadow), trigger and outcome (replaced, unchanged, rejected).',
+    labelNames: ['bundle', 'trigger', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly policyBundle = new Gauge({
+    name: 'ztgate_policy_bundle_info',
+    help: 'The running policy bundles: 1 for the digest each role (live, shadow) runs.',
+    labelNames: ['bundle', 'digest'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowDecisions = new Counter({
+    name: 'ztgate_policy_shadow_decisions_total',
+    help: 'Shadow bundle decisions compared with the live ones: same, allow_to_deny, deny_to_allow, obligations_changed.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly #stageTimers = new Map<StageName, ReturnType<Histogram<'stage'>['labels']>>();
 
   constructor(defaultMetrics = true) {

@@ -1,5 +1,5 @@
-// The Cedar decision point in the running gateway (opt-in with policy.bundle): the default
-// bundle allows users to chat with on-premises models and denies cloud ones; the decision's
+// The Cedar decision point in the running gateway (the built-in bundle unless policy.bundle is
+// set): a model gets only the data classes it accepts; the decision's
 // policies and bundle digest are audited; the denying policy reaches the client only when
 // policy.showDenyingPolicy is on; a bundle that does not load stops the start.
 import assert from 'node:assert/strict';
@@ -33,7 +33,7 @@ upstreams:
   fake: { kind: openai-compatible, baseUrl: "${fake.url}", retries: 0 }
 models:
   - { id: onprem, upstream: fake, upstreamModel: fake-model, attributes: { runtimeKind: on_prem, region: eu } }
-  - { id: cloud, upstream: fake, upstreamModel: fake-model, attributes: { runtimeKind: cloud, provider: openai } }
+  - { id: cloud, upstream: fake, upstreamModel: fake-model, attributes: { runtimeKind: cloud, provider: openai, dataClasses: [public] } }
 `;
   const ask = (t: TestGateway, token: string, model: string) =>
     fetch(`${t.gw.dataUrl}/v1/chat/completions`, {
@@ -42,8 +42,8 @@ models:
       body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
     });
 
-  it('allows on-premises, denies cloud; audits the policies and the bundle digest', async () => {
-    const t = await startTestGateway({ yaml: yaml(false) });
+  it('the built-in bundle: allows a model its data class, denies another; audits policies and digest', async () => {
+    const t = await startTestGateway({ yaml: yaml(false).replace(/^policy: .*$/m, '') });
     try {
       const token = await t.token('erin');
       const allowed = await ask(t, token, 'onprem');
@@ -62,8 +62,10 @@ models:
       }
       const served = rows.find((e) => e.phase === 'release');
       assert.match(served?.bundleDigest ?? '', /^sha256:[0-9a-f]{64}$/);
-      assert.deepEqual(served?.determiningPolicies, ['allow-onprem-chat']);
-      assert.ok(served?.obligations.some((o) => o.startsWith('pseudonymize:')));
+      assert.deepEqual(served?.determiningPolicies, ['allow-accepted-data-class']);
+      assert.deepEqual(served?.obligations, []);
+      assert.equal(t.gw.policy.status().live.builtin, true);
+      assert.equal(served?.bundleDigest, t.gw.policy.status().live.digest);
       const refused = rows.find((e) => e.phase === 'refused');
       assert.equal(refused?.errorCode, 'policy_denied');
       assert.equal(refused?.bundleDigest, served?.bundleDigest);
