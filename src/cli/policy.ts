@@ -17,6 +17,7 @@ import {
 import { controlAuditEntry } from '../gateway/control-audit.js';
 import { parse, UsageError } from './args.js';
 import { withKeyContext } from './key-context.js';
+import { simulateCommand } from './policy-simulate.js';
 
 export const DEFAULT_BUNDLE = 'examples/policies/default';
 
@@ -25,6 +26,7 @@ ztgate policy lint [--bundle DIR]
 ztgate policy digest [--bundle DIR]
 ztgate policy sign --bundle DIR [--key NAME] [--home DIR]
 ztgate policy verify [--bundle DIR] [--key NAME] [--home DIR]
+ztgate policy simulate --bundle DIR [--since 24h] [--home DIR] [--examples N] [--json]
   Work with a Cedar policy bundle (docs/POLICY.md); DIR defaults to ${DEFAULT_BUNDLE}.
   test runs the bundle's tests/*.json cases and ends with "N passed, M failed" (exit 1 on a
   failure); lint reports policies that can never apply (exit 1 on a finding); digest prints
@@ -32,7 +34,11 @@ ztgate policy verify [--bundle DIR] [--key NAME] [--home DIR]
   sign writes DIR/bundle.sig.json, a DSSE envelope over the bundle digest signed with the key
   NAME (default ${DEFAULT_SIGNING_KEY}, created as ed25519 when missing), and prints the key id
   and digest; verify checks it with the configured key provider (exit 1 with the reason code
-  when it is missing or does not verify).`;
+  when it is missing or does not verify).
+  simulate replays the decision inputs recorded in the audit store (of the last --since, e.g.
+  24h; all by default) against the bundle and reports how many decisions would go from allowed
+  to denied, denied to allowed, or keep allowing with other obligations, with up to N examples
+  each (default 5). It reads the store only; the gateway need not run.`;
 
 const out = (text: string): void => void process.stdout.write(text + '\n');
 
@@ -225,16 +231,29 @@ export async function policyCommand(args: readonly string[]): Promise<number> {
     bundle: { type: 'string' },
     key: { type: 'string' },
     home: { type: 'string' },
+    since: { type: 'string' },
+    examples: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const sub = positionals[0];
   if (
     positionals.length !== 1 ||
-    (sub !== 'test' && sub !== 'lint' && sub !== 'digest' && sub !== 'sign' && sub !== 'verify')
+    (sub !== 'test' &&
+      sub !== 'lint' &&
+      sub !== 'digest' &&
+      sub !== 'sign' &&
+      sub !== 'verify' &&
+      sub !== 'simulate')
   )
-    throw new UsageError('expected: policy test|lint|digest|sign|verify [--bundle DIR]');
-  if (sub === 'sign' && values.bundle === undefined) throw new UsageError('policy sign needs --bundle DIR');
-  if ((values.key !== undefined || values.home !== undefined) && sub !== 'sign' && sub !== 'verify')
-    throw new UsageError('--key and --home are for policy sign and verify');
+    throw new UsageError('expected: policy test|lint|digest|sign|verify|simulate [--bundle DIR]');
+  if ((sub === 'sign' || sub === 'simulate') && values.bundle === undefined)
+    throw new UsageError(`policy ${sub} needs --bundle DIR`);
+  if (values.key !== undefined && sub !== 'sign' && sub !== 'verify')
+    throw new UsageError('--key is for policy sign and verify');
+  if (values.home !== undefined && sub !== 'sign' && sub !== 'verify' && sub !== 'simulate')
+    throw new UsageError('--home is for policy sign, verify and simulate');
+  if ((values.since !== undefined || values.examples !== undefined || values.json) && sub !== 'simulate')
+    throw new UsageError('--since, --examples and --json are for policy simulate');
   const dir = values.bundle ?? DEFAULT_BUNDLE;
   const bundle = await load(dir);
   if (!bundle) return 2;
@@ -248,6 +267,13 @@ export async function policyCommand(args: readonly string[]): Promise<number> {
       return sign(dir, values.key ?? DEFAULT_SIGNING_KEY, values.home);
     case 'verify':
       return verify(dir, values.key ?? DEFAULT_SIGNING_KEY, values.home, bundle.digest);
+    case 'simulate':
+      return simulateCommand(bundle, {
+        home: values.home,
+        since: values.since,
+        examples: values.examples,
+        json: values.json === true,
+      });
     case 'lint': {
       const findings = await lintBundle(dir);
       for (const f of findings) out(f);

@@ -1,3 +1,5 @@
+import type { RecordedDecisionInput } from './context.js';
+
 /**
  * One audit record. It holds metadata, counts and digests only: never prompt or answer text,
  * never credentials. The Merkle ledger (later) hashes exactly this shape.
@@ -33,6 +35,12 @@ export interface AuditEntry {
   readonly answerSha256: string | null;
   /** Control-plane entries: the object acted on, for example `key:ledger-signing@3`. */
   readonly target?: string;
+  /**
+   * The policy decision's inputs (principal id, roles, groups and attributes, device posture,
+   * action, resource, finding types and scores, data class, time, the model's attributes), for
+   * `ztgate policy simulate`. Inputs only: never prompt or answer text, matched text or tokens.
+   */
+  readonly decisionInput?: RecordedDecisionInput;
 }
 
 /** Proof that an entry was stored. */

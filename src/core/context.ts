@@ -87,6 +87,46 @@ export interface Decision {
   readonly errors: readonly string[];
   /** Digest of the policy bundle that decided; `builtin:…` for built-in rules. */
   readonly bundleDigest: string;
+  /** What the decision was made from, for `ztgate policy simulate`; set by the Cedar decider. */
+  readonly input?: RecordedDecisionInput;
+}
+
+/**
+ * The input of one policy decision as plain JSON data, recorded so that a candidate bundle can be
+ * replayed against it later (docs/POLICY.md, Simulation). It holds what the engine reads, never
+ * prompt text, matched text or credentials.
+ */
+export interface RecordedDecisionInput {
+  /** Format version of this record; a reader skips versions it does not know. */
+  readonly version: number;
+  /** Absent when there was no principal. Attributes are the claims mapped to attributes. */
+  readonly principal?: {
+    readonly kind: PrincipalKind;
+    readonly id: string;
+    readonly roles: readonly string[];
+    readonly groups: readonly string[];
+    readonly attributes: Readonly<Record<string, AttributeValue>>;
+  };
+  readonly device?: Pick<Device, 'id' | 'trust' | 'managed' | 'compliant'>;
+  /** A policy action, e.g. `chat`. */
+  readonly action: string;
+  /** `Model`, `Tool` or `Gateway`, and its id. */
+  readonly resource: { readonly type: string; readonly id: string };
+  readonly workspace?: string;
+  /** Only what the engine reads of each finding: never its location or matched text. */
+  readonly findings: readonly {
+    readonly type: string;
+    readonly detector?: string;
+    readonly score?: number;
+  }[];
+  readonly dataClass: string;
+  readonly risk: number;
+  readonly networkZone: string;
+  readonly residency: string;
+  readonly time: { readonly hour: number; readonly weekday: string };
+  /** The model's catalogue attributes at decision time; absent when the catalogue did not know
+   *  the resource (the bundle's entities described it). */
+  readonly model?: ModelAttributes;
 }
 
 /** A change a stage made to the request or answer, for the audit record. */

@@ -84,6 +84,11 @@ export const ERROR_CATALOGUE = {
     message: 'The request is not permitted by policy.',
   },
   policy_unavailable: { status: 503, type: 'api_error', message: 'No policy decision could be made.' },
+  obligation_unenforceable: {
+    status: 503,
+    type: 'api_error',
+    message: 'Policy requires a protection this gateway cannot apply; the request was not sent.',
+  },
   // transform
   transform_failed: {
     status: 503,
@@ -97,6 +102,11 @@ export const ERROR_CATALOGUE = {
     message: 'The model does not exist or is not available.',
   },
   no_route: { status: 503, type: 'api_error', message: 'No model runtime may serve this request right now.' },
+  route_not_permitted: {
+    status: 403,
+    type: 'permission_error',
+    message: 'Policy does not permit this model to serve this request (region).',
+  },
   routing_failed: { status: 503, type: 'api_error', message: 'The request could not be routed.' },
   // upstream
   upstream_error: { status: 502, type: 'api_error', message: 'The model runtime returned an error.' },
@@ -201,14 +211,20 @@ export class AuthenticationError extends ZtError {
 }
 
 export class PolicyError extends ZtError {
-  constructor(code: 'policy_denied' | 'policy_unavailable', options?: ZtErrorOptions) {
+  constructor(
+    code: 'policy_denied' | 'policy_unavailable' | 'obligation_unenforceable',
+    options?: ZtErrorOptions,
+  ) {
     super(code, 'decide', options);
     this.name = 'PolicyError';
   }
 }
 
 export class RouteError extends ZtError {
-  constructor(code: 'model_not_found' | 'no_route' | 'routing_failed', options?: ZtErrorOptions) {
+  constructor(
+    code: 'model_not_found' | 'no_route' | 'route_not_permitted' | 'routing_failed',
+    options?: ZtErrorOptions,
+  ) {
     super(code, 'route', options);
     this.name = 'RouteError';
   }

@@ -12,10 +12,15 @@ import {
 import type { Stages, UpstreamConnector } from '../core/index.js';
 import type { KeyManager } from '../keys/index.js';
 import { openMesh, type Mesh } from '../mesh/index.js';
-import { createInspector, createOutputScanner, createTransformer } from '../guard/index.js';
+import {
+  createInspector,
+  createOutputScanner,
+  createTransformer,
+  TRANSFORM_OBLIGATIONS,
+} from '../guard/index.js';
 import { discoveryUrl } from '../identity/index.js';
 import { createAuditRecorder } from '../ledger/index.js';
-import { createConnector, createRouter, type CatalogueModel } from '../runtime/index.js';
+import { createConnector, createRouter, ROUTE_OBLIGATIONS, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
 import { createAdminPlane, type ReadinessCheck } from './admin.js';
@@ -277,6 +282,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       logger,
       showDenyingPolicy: config.policy.showDenyingPolicy,
+      enforcedObligations: new Set<string>([...TRANSFORM_OBLIGATIONS, ...ROUTE_OBLIGATIONS]),
     });
 
     const dataTls =

@@ -46,5 +46,7 @@ export function buildAuditEntry(ctx: Readonly<RequestContext>, outcome: Outcome)
     latencyMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
     promptSha256: ctx.promptSha256,
     answerSha256: outcome.answerSha256 ?? null,
+    // Decision inputs (never prompt text), for `ztgate policy simulate`.
+    ...(decision?.input ? { decisionInput: decision.input } : {}),
   };
 }

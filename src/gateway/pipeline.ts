@@ -40,6 +40,8 @@ export interface PipelineOptions {
   readonly logger: Logger;
   /** Name the denying policies in the client's error (`policy.showDenyingPolicy`); off by default. */
   readonly showDenyingPolicy?: boolean;
+  /** Obligation kinds the stages apply; an allow carrying another kind is refused (fail closed). */
+  readonly enforcedObligations: ReadonlySet<string>;
 }
 
 export interface Pipeline {
@@ -102,6 +104,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       throw new PolicyError('policy_denied', {
         logDetail: [ids, ...decision.errors].filter(Boolean).join(' '),
         ...(options.showDenyingPolicy && ids ? { publicDetail: `Denied by: ${ids}.` } : {}),
+      });
+    }
+    const unenforced = decision.obligations.filter((o) => !options.enforcedObligations.has(o.kind));
+    if (unenforced.length) {
+      metrics.stageOutcomes.inc({ stage: 'decide', outcome: 'obligation_unenforceable' });
+      throw new PolicyError('obligation_unenforceable', {
+        logDetail: unenforced.map((o) => `${o.kind}:${o.value}`).join(' '),
       });
     }
     const transformed = await runStage(metrics, 'transform', timeouts.transform, () => stages.transform(ctx));

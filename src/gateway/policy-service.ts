@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultDataClasses, type ZtgateConfig } from '../config/index.js';
-import { RouteError, type AuditEntry, type Decision, type DecideStage, type ModelAttributes } from '../core/index.js';
+import {
+  RouteError,
+  type AuditEntry,
+  type Decision,
+  type DecideStage,
+  type ModelAttributes,
+} from '../core/index.js';
 import type { KeyManager } from '../keys/index.js';
 import {
   createCedarDecider,
@@ -166,7 +172,7 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
   const liveDecide: DecideStage = async (ctx) => {
     const model = (ctx.request.body as { model?: unknown }).model;
     if (typeof model !== 'string' || !catalogue.has(model))
-      throw new RouteError('model_not_found', { logDetail: 'model not in the catalogue' });
+      throw new RouteError('model_not_found', { param: 'model' });
     return cedarDecide(ctx);
   };
   const recorder = new ShadowRecorder(

@@ -1,3 +1,3 @@
 export { createInspector } from './inspect.js';
-export { createTransformer } from './transform.js';
+export { createTransformer, TRANSFORM_OBLIGATIONS } from './transform.js';
 export { createOutputScanner } from './output-scan.js';

@@ -1,4 +1,4 @@
-import type { AttributeValue, DecideStage, RequestContext } from '../core/index.js';
+import type { AttributeValue, DecideStage, RecordedDecisionInput, RequestContext } from '../core/index.js';
 import { decide } from './engine.js';
 import type { PolicyBundle } from './bundle.js';
 import { timeOf, type DecisionInput, type ModelCatalogue, type PolicyAction } from './types.js';
@@ -40,11 +40,67 @@ export function decisionInputOf(ctx: Readonly<RequestContext>, options: CedarDec
   };
 }
 
+/** The version of {@link RecordedDecisionInput} this build writes (and the only one it replays). */
+export const RECORDED_INPUT_VERSION = 1;
+
+/**
+ * The JSON-safe record of a decision input: what the engine reads and nothing more (no tokens,
+ * no finding locations), plus the model's catalogue attributes as they are now, so that a replay
+ * does not depend on a later catalogue.
+ */
+export function recordDecisionInput(input: DecisionInput, catalogue: ModelCatalogue): RecordedDecisionInput {
+  const { principal, device } = input;
+  const model = input.resource.type === 'Model' ? catalogue.get(input.resource.id) : undefined;
+  return {
+    version: RECORDED_INPUT_VERSION,
+    ...(principal
+      ? {
+          principal: {
+            kind: principal.kind,
+            id: principal.id,
+            roles: [...principal.roles],
+            groups: [...principal.groups],
+            attributes: { ...principal.attributes },
+          },
+        }
+      : {}),
+    ...(device
+      ? {
+          device: {
+            id: device.id,
+            trust: device.trust,
+            managed: device.managed,
+            compliant: device.compliant,
+          },
+        }
+      : {}),
+    action: input.action,
+    resource: { type: input.resource.type, id: input.resource.id },
+    ...(input.workspace !== undefined ? { workspace: input.workspace } : {}),
+    findings: input.findings.map((f) => ({
+      type: f.type,
+      ...(f.detector !== undefined ? { detector: f.detector } : {}),
+      ...(f.score !== undefined ? { score: f.score } : {}),
+    })),
+    dataClass: input.dataClass,
+    risk: input.risk,
+    networkZone: input.networkZone,
+    residency: input.residency,
+    time: { hour: input.time.hour, weekday: input.time.weekday },
+    ...(model ? { model: { ...model } } : {}),
+  };
+}
+
 /**
  * The decide stage on a Cedar bundle. `decide` is synchronous and never throws: an engine error,
  * missing entity data or a request that does not fit the schema comes back as a deny with its
- * error codes, which the pipeline enforces (anything but allow is a deny).
+ * error codes, which the pipeline enforces (anything but allow is a deny). Every decision, a deny
+ * too, carries the recorded input (`Decision.input`) for the audit entry and simulation.
  */
 export function createCedarDecider(options: CedarDeciderOptions): DecideStage {
-  return async (ctx) => decide(decisionInputOf(ctx, options), options.bundle(), options.catalogue);
+  return async (ctx) => {
+    const input = decisionInputOf(ctx, options);
+    const decision = decide(input, options.bundle(), options.catalogue);
+    return { ...decision, input: recordDecisionInput(input, options.catalogue) };
+  };
 }

@@ -1,5 +1,11 @@
 export { createDecider } from './decide.js';
-export { createCedarDecider, decisionInputOf, type CedarDeciderOptions } from './cedar-decider.js';
+export {
+  createCedarDecider,
+  decisionInputOf,
+  RECORDED_INPUT_VERSION,
+  recordDecisionInput,
+  type CedarDeciderOptions,
+} from './cedar-decider.js';
 export { compileBundle, defaultSchema, loadBundle, type PolicyBundle } from './bundle.js';
 export { decide } from './engine.js';
 export { buildRequest, summarizeFindings, type CedarRequest } from './entities.js';
@@ -11,6 +17,18 @@ export {
   type DecisionErrorCode,
 } from './errors.js';
 export { formatObligation, mergeObligations, parseObligation, type ParsedObligation } from './obligations.js';
+export {
+  CHANGE_CATEGORIES,
+  decisionRowOf,
+  simulate,
+  Simulation,
+  type ChangeCategory,
+  type DecisionSummary,
+  type RecordedDecisionRow,
+  type SimulationExample,
+  type SimulationOptions,
+  type SimulationReport,
+} from './simulate.js';
 export { parseTestFile, TestCaseSchema, type BundleTestCase } from './testcase-format.js';
 export {
   runBundleTests,

@@ -1,2 +1,2 @@
-export { createRouter, type CatalogueModel } from './router.js';
+export { createRouter, ROUTE_OBLIGATIONS, type CatalogueModel } from './router.js';
 export { createConnector, CONNECTOR_KINDS } from './connectors/registry.js';

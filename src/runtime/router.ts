@@ -17,15 +17,21 @@ export interface CatalogueModel {
   readonly attributes?: ModelAttributes;
 }
 
+/** Obligation kinds this stage applies (the pipeline refuses a decision carrying others). */
+export const ROUTE_OBLIGATIONS = ['route'] as const;
+
 /**
  * The route stage: maps the requested model to the upstream that serves it. Unknown models are
- * 404 `model_not_found`; a model whose upstream is missing is 503 `no_route` (fail closed).
+ * 404 `model_not_found`; a model whose upstream is missing is 503 `no_route` (fail closed). A
+ * `route:region=…` obligation admits only a model whose region is listed: another is 403
+ * `route_not_permitted` (a model without attributes is in region `local`).
  */
 export function createRouter(
   models: readonly CatalogueModel[],
   connectors: ReadonlyMap<string, UpstreamConnector>,
 ): RouteStage {
   const plans = new Map<string, RoutePlan | undefined>();
+  const regions = new Map(models.map((m) => [m.id, m.attributes?.region ?? 'local']));
   for (const model of models) {
     const connector = connectors.get(model.upstream);
     plans.set(
@@ -40,6 +46,15 @@ export function createRouter(
     if (!plans.has(id)) throw new RouteError('model_not_found', { param: 'model' });
     const plan = plans.get(id);
     if (!plan) throw new RouteError('no_route', { logDetail: `model ${id} has no connector` });
+    const region = regions.get(id) ?? 'local';
+    for (const o of ctx.decision?.obligations ?? []) {
+      if (o.kind !== 'route') continue;
+      const allowed = o.value.replace(/^region=/, '').split(',');
+      if (!allowed.includes(region))
+        throw new RouteError('route_not_permitted', {
+          logDetail: `model ${id} is in ${region}, policy: ${o.value}`,
+        });
+    }
     return plan;
   };
 }

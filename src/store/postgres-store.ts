@@ -139,9 +139,12 @@ class PostgresAudit implements AuditRepository {
     let where = 'seq > $1';
     if (query.requestId !== undefined) where += ` and request_id = $${values.push(query.requestId)}`;
     if (query.principalId !== undefined) where += ` and principal_id = $${values.push(query.principalId)}`;
+    // "C": byte order, which is time order for toISOString text whatever the database's locale.
+    if (query.since !== undefined) where += ` and stored_at >= $${values.push(query.since)} collate "C"`;
     const text = `select seq, stored_at, entry from audit_log where ${where} order by seq limit $${values.push(limit)}`;
-    // Four possible texts; naming each by its filters lets every connection prepare it once.
-    const name = `ztgate_audit_list_${Number(query.requestId !== undefined)}${Number(query.principalId !== undefined)}`;
+    // Eight possible texts; naming each by its filters lets every connection prepare it once.
+    const filters = [query.requestId, query.principalId, query.since].map((f) => Number(f !== undefined));
+    const name = `ztgate_audit_list_${filters.join('')}`;
     const result = await this.pool.query<Row>({ name, text, values });
     return result.rows.map((row) => ({
       seq: Number(row.seq),

@@ -81,7 +81,7 @@ type AppendParams = WriterRow;
 interface Statements {
   readonly append: Database.Statement<AppendParams>;
   readonly count: Database.Statement<[], number>;
-  /** Keyed by which filters are present: `${byRequest}${byPrincipal}` as 0/1. */
+  /** Keyed by which filters are present: `${byRequest}${byPrincipal}${bySince}` as 0/1. */
   readonly list: ReadonlyMap<string, Database.Statement<unknown[], Row>>;
 }
 
@@ -89,12 +89,18 @@ function prepare(db: Database.Database): Statements {
   const list = new Map<string, Database.Statement<unknown[], Row>>();
   for (const byRequest of [false, true]) {
     for (const byPrincipal of [false, true]) {
-      const sql =
-        'select seq, stored_at, entry from audit_log where seq > ?' +
-        (byRequest ? ' and request_id = ?' : '') +
-        (byPrincipal ? ' and principal_id = ?' : '') +
-        ' order by seq limit ?';
-      list.set(`${Number(byRequest)}${Number(byPrincipal)}`, db.prepare<unknown[], Row>(sql));
+      for (const bySince of [false, true]) {
+        const sql =
+          'select seq, stored_at, entry from audit_log where seq > ?' +
+          (byRequest ? ' and request_id = ?' : '') +
+          (byPrincipal ? ' and principal_id = ?' : '') +
+          (bySince ? ' and stored_at >= ?' : '') +
+          ' order by seq limit ?';
+        list.set(
+          `${Number(byRequest)}${Number(byPrincipal)}${Number(bySince)}`,
+          db.prepare<unknown[], Row>(sql),
+        );
+      }
     }
   }
   return {
@@ -282,11 +288,15 @@ class SqliteAudit implements AuditRepository {
     const { afterSeq, limit } = pageOf(query);
     const byRequest = query.requestId !== undefined;
     const byPrincipal = query.principalId !== undefined;
+    const bySince = query.since !== undefined;
     const params: unknown[] = [afterSeq];
     if (byRequest) params.push(query.requestId);
     if (byPrincipal) params.push(query.principalId);
+    if (bySince) params.push(query.since);
     params.push(limit);
-    const statement = this.statements().list.get(`${Number(byRequest)}${Number(byPrincipal)}`);
+    const statement = this.statements().list.get(
+      `${Number(byRequest)}${Number(byPrincipal)}${Number(bySince)}`,
+    );
     if (!statement) throw new Error('audit list statement missing');
     return statement.all(...params).map((row) => ({
       seq: row.seq,

@@ -12,6 +12,12 @@ export interface AuditQuery {
   readonly afterSeq?: number;
   readonly requestId?: string;
   readonly principalId?: string;
+  /**
+   * Only records stored at or after this time: ISO-8601 in `Date.prototype.toISOString` form
+   * (`storedAt` is compared as text). Not indexed: the first page scans older rows once, later
+   * pages start at `afterSeq`.
+   */
+  readonly since?: string;
   /** Default 100, at most 1000. */
   readonly limit?: number;
 }

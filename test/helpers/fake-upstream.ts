@@ -5,6 +5,8 @@ export interface FakeUpstream {
   readonly url: string;
   /** Requests received per path. */
   readonly calls: Map<string, number>;
+  /** The JSON bodies received, in order (model requests only). */
+  readonly bodies: Record<string, unknown>[];
   /** Called with the headers of each request the upstream receives. */
   onRequest?: (headers: IncomingMessage['headers']) => void;
   total(): number;
@@ -41,6 +43,7 @@ function chat(res: ServerResponse, body: { stream?: boolean }): void {
 /** A minimal OpenAI-compatible upstream that counts the requests it receives. */
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const calls = new Map<string, number>();
+  const bodies: Record<string, unknown>[] = [];
   const fake: { onRequest?: (headers: IncomingMessage['headers']) => void } = {};
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url !== '/v1/models') fake.onRequest?.(req.headers);
@@ -52,6 +55,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       const body = chunks.length
         ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean })
         : {};
+      if (path !== '/v1/models') bodies.push(body as Record<string, unknown>);
       if (path === '/v1/chat/completions') return chat(res, body);
       if (path === '/v1/embeddings') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -76,6 +80,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   return Object.assign(fake, {
     url: `http://127.0.0.1:${port}/v1`,
     calls,
+    bodies,
     total: () => [...calls.entries()].filter(([p]) => p !== '/v1/models').reduce((n, [, c]) => n + c, 0),
     close: () =>
       new Promise<void>((resolve) => {

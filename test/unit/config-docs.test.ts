@@ -10,6 +10,8 @@ interface Def {
   readonly shape?: Record<string, { _zod: { def: Def } }>;
   readonly element?: { _zod: { def: Def } };
   readonly valueType?: { _zod: { def: Def } };
+  /** A pipe (`.transform`) validates with `in` first. */
+  readonly in?: { _zod: { def: Def } };
 }
 
 /** Every leaf key of the schema, as `a.b`, `a.<name>.c` (records) and `a[].b` (lists). */
@@ -17,6 +19,7 @@ function leafKeys(def: Def, prefix: string): string[] {
   if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType) {
     return leafKeys(def.innerType._zod.def, prefix);
   }
+  if (def.type === 'pipe' && def.in) return leafKeys(def.in._zod.def, prefix);
   if (def.type === 'object' && def.shape) {
     return Object.entries(def.shape).flatMap(([k, v]) => leafKeys(v._zod.def, prefix ? `${prefix}.${k}` : k));
   }
