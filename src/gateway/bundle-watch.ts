@@ -1,9 +1,21 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+
+const REARM_CHECK_MS = 2000;
+
+function inodeOf(dir: string): number | undefined {
+  try {
+    return statSync(dir).ino;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Calls `onChange` once a burst of file changes under `dir` has been quiet for `debounceMs`
  * (editors and `git checkout` write several files; the bundle is checked once they are done).
- * A directory that cannot be watched is reported to `onError` and not retried.
+ * A directory replaced as a whole (deleted and recreated, or renamed into place by a deploy
+ * tool) is noticed by a periodic check of its inode: the watch is re-armed on the new directory
+ * and `onChange` called. Watch failures go to `onError`; the periodic check keeps trying.
  */
 export function watchBundleDir(
   dir: string,
@@ -13,17 +25,41 @@ export function watchBundleDir(
 ): () => void {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, { recursive: true, persistent: false }, () => {
-      clearTimeout(timer);
-      timer = setTimeout(onChange, debounceMs);
-      timer.unref();
-    });
-    watcher.on('error', onError);
-  } catch (err) {
-    onError(err as Error);
-  }
+  let watched: number | undefined;
+  const changed = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, debounceMs);
+    timer.unref();
+  };
+  const arm = (): void => {
+    watcher?.close();
+    watcher = undefined;
+    watched = inodeOf(dir);
+    if (watched === undefined) return;
+    try {
+      watcher = watch(dir, { recursive: true, persistent: false }, changed);
+      watcher.on('error', (err) => {
+        watcher?.close();
+        watcher = undefined;
+        watched = undefined;
+        onError(err);
+      });
+    } catch (err) {
+      watched = undefined;
+      onError(err as Error);
+    }
+  };
+  arm();
+  const check = setInterval(() => {
+    const now = inodeOf(dir);
+    if (now !== undefined && now !== watched) {
+      arm();
+      changed();
+    }
+  }, REARM_CHECK_MS);
+  check.unref();
   return () => {
+    clearInterval(check);
     clearTimeout(timer);
     watcher?.close();
   };

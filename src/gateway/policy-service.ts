@@ -187,6 +187,8 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
         const candidate = shadow.bundle;
         // After the live decision and off its path: the shadow never delays or changes an answer.
         setImmediate(() => {
+          // A shadow replaced meanwhile is compared from its next request on.
+          if (shadow.bundle !== candidate) return;
           try {
             recorder.compare(ctx.id, input, decision, decide(input, candidate, catalogue));
           } catch (err) {
