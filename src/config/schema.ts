@@ -142,6 +142,10 @@ const policy = z
     watch: z.boolean().default(true),
     /** A candidate bundle evaluated beside the live one on real traffic, never enforced. */
     shadow: z.string().min(1).optional(),
+    /** `fast`: condition guards decide what they can be certain of; `cedar`: cedar-wasm decides everything. */
+    evaluator: z.enum(['fast', 'cedar']).default('fast'),
+    /** Share of fast decisions re-decided by cedar-wasm alone after the answer, to catch disagreement. */
+    verifySample: z.number().min(0).max(1).default(0.01),
     /** Tell the client which policy denied (`policy_denied` gains its id); off by default. */
     showDenyingPolicy: z.boolean().default(false),
     /** Refuse a bundle without a valid signature (`ztgate policy sign`) by one of `signingKeys`. */

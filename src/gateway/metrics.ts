@@ -88,6 +88,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly evaluatorChecks = new Counter({
+    name: 'ztgate_policy_evaluator_checks_total',
+    help: 'Fast-path decisions re-decided by cedar-wasm alone: agree, or disagree (a defect: see the error log).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly #stageTimers = new Map<StageName, ReturnType<Histogram<'stage'>['labels']>>();
 
   constructor(defaultMetrics = true) {

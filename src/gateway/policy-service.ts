@@ -165,6 +165,18 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
     catalogue,
     dataClass: config.policy.dataClass,
     networkZone: config.policy.networkZone,
+    guards: config.policy.evaluator === 'fast',
+    verify: {
+      sample: config.policy.verifySample,
+      observe: (agreed, input, guarded, engine) => {
+        metrics.evaluatorChecks.inc({ outcome: agreed ? 'agree' : 'disagree' });
+        if (!agreed)
+          logger.error(
+            { input, fast: guarded, cedar: engine },
+            'policy fast path disagrees with cedar-wasm: set policy.evaluator: cedar and report this',
+          );
+      },
+    },
   };
   const cedarDecide = createCedarDecider(deciderOptions);
   // A model the catalogue does not know is the client's mistake (404), told only to callers

@@ -4,8 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { DetailedError, EntityJson } from './cedar.js';
 import * as cedar from './cedar.js';
-import { ALL_NAMES, fastIndexOf, toTypeAndId, uidKey, type EntityIndex, type FastIndex } from './entities.js';
+import { toTypeAndId, uidKey, type EntityIndex } from './entities.js';
+import { ALL_NAMES, fastIndexOf, type FastIndex } from './fast-index.js';
 import { PolicyBundleError } from './errors.js';
+import { compileGuard, type Guard } from './guard.js';
+import { CandidateIndex } from './policy-index.js';
 import { isObligationAnnotation, parseObligationAnnotation, type ParsedObligation } from './obligations.js';
 import { parseTestFile, type BundleTestCase } from './testcase-format.js';
 import { POLICY_ACTIONS } from './types.js';
@@ -56,6 +59,7 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
   /** Actions each policy's scope can match (undefined: any action). */
   const actionsOf = new Map<string, readonly string[] | undefined>();
   const scopes = new Map<string, ScopedPolicy>();
+  const conditionsOf = new Map<string, unknown>();
   const usage: Usage = { literals: new Set(), names: new Set(), wholeContext: new Set() };
   const obligations = new Map<string, ParsedObligation[]>();
   const obligationErrors: string[] = [];
@@ -75,12 +79,18 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
       if (id in policies) throw new PolicyBundleError('policy.id_duplicate', `duplicate policy id "${id}"`);
       policies[id] = text;
       actionsOf.set(id, scopedActions(json.json.action));
+      const principal = scopeTest(json.json.principal);
+      const resource = scopeTest(json.json.resource);
       scopes.set(id, {
         id,
         text,
-        principal: scopeTest(json.json.principal),
-        resource: scopeTest(json.json.resource),
+        effect: json.json.effect === 'forbid' ? 'forbid' : 'permit',
+        principal: principal ?? ALL,
+        resource: resource ?? ALL,
+        exact: principal !== undefined && resource !== undefined,
+        guard: compileGuard(json.json.conditions),
       });
+      conditionsOf.set(id, json.json.conditions);
       collectUsage(json.json.conditions, usage, false);
       const parsed: ParsedObligation[] = [];
       for (const [key, value] of Object.entries(annotations)) {
@@ -145,7 +155,7 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
     // so the subset decides exactly as the whole set does, with the same policy ids.
     const actionSets = new Map<string, string>();
     const bySubset = new Map<string, string>();
-    const scoped = new Map<string, readonly ScopedPolicy[]>();
+    const scoped = new Map<string, PolicyList>();
     for (const action of POLICY_ACTIONS) {
       const ids = policyIds.filter((id) => {
         const named = actionsOf.get(id);
@@ -163,8 +173,11 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
           throw new PolicyBundleError('policy.parse_failed', 'preparse', messages(r.errors));
         bySubset.set(signature, setId);
         const list = ids.map((id) => scopes.get(id) as ScopedPolicy);
-        if (list.length >= 16 && list.some((x) => x.principal.op !== 'All' || x.resource.op !== 'All'))
-          scoped.set(setId, list);
+        const index = new CandidateIndex(
+          list,
+          ids.map((id) => conditionsOf.get(id)),
+        );
+        scoped.set(setId, { policies: list, index });
       }
       actionSets.set(action, setId);
     }
@@ -179,9 +192,15 @@ export interface FastPath {
   readonly schemaName: string;
   /** Preparsed per-action policy set ids. */
   readonly actionSets: ReadonlyMap<string, string>;
-  /** Per action set id (sets of 16+ policies with some principal/resource scope): its policies. */
-  readonly scoped: ReadonlyMap<string, readonly ScopedPolicy[]>;
+  /** Per action set id: its policies, with their scopes and condition guards. */
+  readonly scoped: ReadonlyMap<string, PolicyList>;
   readonly index: FastIndex;
+}
+
+/** An action set's policies and their candidate index (policy-index.ts). */
+export interface PolicyList {
+  readonly policies: readonly ScopedPolicy[];
+  readonly index: CandidateIndex;
 }
 
 /** A principal or resource scope as a test on `Type::id` keys (see engine.ts, subsets). */
@@ -193,14 +212,19 @@ export type ScopeTest =
 export interface ScopedPolicy {
   readonly id: string;
   readonly text: string;
+  readonly effect: 'permit' | 'forbid';
   readonly principal: ScopeTest;
   readonly resource: ScopeTest;
+  /** Both scope tests are exact (a scope form not understood is tested as matching). */
+  readonly exact: boolean;
+  /** The policy's conditions within the guard fragment (guard.ts). */
+  readonly guard: Guard;
 }
 
 const ALL: ScopeTest = { op: 'All' };
 
-/** Cedar's JSON scope as a ScopeTest; anything not understood matches everything. */
-function scopeTest(scope: unknown): ScopeTest {
+/** Cedar's JSON scope as a ScopeTest; undefined when not understood (then tested as `All`). */
+function scopeTest(scope: unknown): ScopeTest | undefined {
   const s = scope as { op?: unknown; entity?: unknown; entity_type?: unknown; in?: { entity?: unknown } };
   const keyOf = (e: unknown): string | undefined => {
     const uid = e as { type?: unknown; id?: unknown } | undefined;
@@ -210,14 +234,14 @@ function scopeTest(scope: unknown): ScopeTest {
   };
   if (s.op === '==' || s.op === 'in') {
     const key = keyOf(s.entity);
-    return key === undefined ? ALL : { op: s.op, key };
+    return key === undefined ? undefined : { op: s.op, key };
   }
   if (s.op === 'is' && typeof s.entity_type === 'string') {
     if (s.in === undefined) return { op: 'is', type: s.entity_type };
     const inKey = keyOf(s.in.entity);
-    return inKey === undefined ? ALL : { op: 'is', type: s.entity_type, inKey };
+    return inKey === undefined ? undefined : { op: 'is', type: s.entity_type, inKey };
   }
-  return ALL;
+  return s.op === 'All' ? ALL : undefined;
 }
 
 /**

@@ -1,4 +1,10 @@
-import type { AttributeValue, DecideStage, RecordedDecisionInput, RequestContext } from '../core/index.js';
+import type {
+  AttributeValue,
+  DecideStage,
+  Decision,
+  RecordedDecisionInput,
+  RequestContext,
+} from '../core/index.js';
 import { decide } from './engine.js';
 import type { PolicyBundle } from './bundle.js';
 import { timeOf, type DecisionInput, type ModelCatalogue, type PolicyAction } from './types.js';
@@ -11,6 +17,17 @@ export interface CedarDeciderOptions {
   readonly dataClass: string;
   readonly networkZone: string;
   readonly now?: () => number;
+  /** Condition guards on (default) or every decision by cedar-wasm (`policy.evaluator: cedar`). */
+  readonly guards?: boolean;
+  /**
+   * Re-decides this share (0..1) of guarded decisions with cedar-wasm alone, after the answer,
+   * and reports any difference: a running check that the guards agree with Cedar.
+   */
+  readonly verify?: {
+    readonly sample: number;
+    readonly observe: (agreed: boolean, input: DecisionInput, guarded: Decision, engine: Decision) => void;
+  };
+  readonly random?: () => number;
 }
 
 const ACTIONS: Readonly<Record<RequestContext['request']['route'], PolicyAction>> = {
@@ -98,9 +115,32 @@ export function recordDecisionInput(input: DecisionInput, catalogue: ModelCatalo
  * too, carries the recorded input (`Decision.input`) for the audit entry and simulation.
  */
 export function createCedarDecider(options: CedarDeciderOptions): DecideStage {
+  const guards = options.guards ?? true;
+  const verify = guards ? options.verify : undefined;
+  const random = options.random ?? Math.random;
   return async (ctx) => {
     const input = decisionInputOf(ctx, options);
-    const decision = decide(input, options.bundle(), options.catalogue);
+    const bundle = options.bundle();
+    const decision = decide(input, bundle, options.catalogue, { guards });
+    if (verify && verify.sample > 0 && random() < verify.sample) {
+      setImmediate(() => {
+        const engine = decide(input, bundle, options.catalogue, { guards: false });
+        verify.observe(sameDecision(decision, engine), input, decision, engine);
+      });
+    }
     return { ...decision, input: recordDecisionInput(input, options.catalogue) };
   };
+}
+
+const sorted = (xs: readonly string[]): string => [...xs].sort().join('\n');
+
+/** Same effect, determining policies, obligations and error codes. */
+export function sameDecision(a: Decision, b: Decision): boolean {
+  return (
+    a.effect === b.effect &&
+    sorted(a.determiningPolicies) === sorted(b.determiningPolicies) &&
+    sorted(a.obligations.map((o) => `${o.kind}:${o.value}`)) ===
+      sorted(b.obligations.map((o) => `${o.kind}:${o.value}`)) &&
+    sorted(a.errors) === sorted(b.errors)
+  );
 }

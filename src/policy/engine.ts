@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Decision } from '../core/index.js';
-import { fastPathOf, type FastPath, type PolicyBundle, type ScopeTest } from './bundle.js';
+import { fastPathOf, type FastPath, type PolicyBundle, type ScopedPolicy, type ScopeTest } from './bundle.js';
 import * as cedar from './cedar.js';
-import { buildFastRequest, buildRequest, toTypeAndId, uidKey, type CedarRequest } from './entities.js';
+import { guardEnvOf } from './guard.js';
+import { buildRequest, toTypeAndId, uidKey, type CedarRequest } from './entities.js';
+import { buildFastRequest } from './fast-request.js';
 import { mergeObligations, type ParsedObligation } from './obligations.js';
 import type { DecisionInput, ModelCatalogue } from './types.js';
 
@@ -54,18 +56,34 @@ const copy = (d: Decision): Decision => ({
  * permits), or conflicting route obligations.
  *
  * Bundles on the shipped schema take the fast path (docs/POLICY.md, Performance): the request
- * is schema-conforming by construction (entities.ts), so the engine skips schema handling, and
- * only the action's policy subset is evaluated. Inputs not provably conforming take the
- * reference path (schema + request validation), so decisions are the same either way.
+ * is schema-conforming by construction (fast-request.ts), so the engine skips schema handling;
+ * only the policies that can apply are considered (candidate index, scope, condition guards),
+ * and the engine is asked only what the guards cannot decide. Inputs not provably conforming
+ * take the reference path (schema + request validation), so decisions are the same either way.
  */
-export function decide(input: DecisionInput, bundle: PolicyBundle, catalogue?: ModelCatalogue): Decision {
+export interface DecideOptions {
+  /**
+   * Condition guards (guard.ts) may drop policies whose conditions are false and decide
+   * without the engine when every candidate is certain. `false`: every decision by cedar-wasm
+   * (scope subsets only). Default: on unless `setConditionGuards(false)`.
+   */
+  readonly guards?: boolean;
+}
+
+export function decide(
+  input: DecisionInput,
+  bundle: PolicyBundle,
+  catalogue?: ModelCatalogue,
+  options: DecideOptions = {},
+): Decision {
   const fast = fastPathOf(bundle);
   if (fast) {
     const built = buildFastRequest(input, fast.index, catalogue);
     if (built.ok === false) return deny(bundle, [built.error]);
     if (built.ok === true) {
       const setId = fast.actionSets.get(input.action);
-      if (setId !== undefined) return decideFast(built.request, setId, fast, bundle);
+      const guards = options.guards ?? guardsOn;
+      if (setId !== undefined) return decideFast(built.request, setId, fast, bundle, guards);
     }
   }
   const built = buildRequest(input, bundle.entities, catalogue);
@@ -85,16 +103,27 @@ export function decide(input: DecisionInput, bundle: PolicyBundle, catalogue?: M
   ).decision;
 }
 
-function decideFast(r: CedarRequest, setId: string, fast: FastPath, bundle: PolicyBundle): Decision {
-  if (cacheLimit === 0) return evaluate(bundle, () => ask(r, subsetFor(fast, setId, r))).decision;
-  const key = createHash('sha256').update(setId).update('\0').update(JSON.stringify(r)).digest('base64');
+function decideFast(
+  r: CedarRequest,
+  setId: string,
+  fast: FastPath,
+  bundle: PolicyBundle,
+  guards: boolean,
+): Decision {
+  if (cacheLimit === 0) return evaluate(bundle, () => run(r, planFor(fast, setId, r, guards))).decision;
+  const key = createHash('sha256')
+    .update(guards ? 'g' : 'e')
+    .update(setId)
+    .update('\0')
+    .update(JSON.stringify(r))
+    .digest('base64');
   const hit = cache.get(key);
   if (hit) {
     cache.delete(key);
     cache.set(key, hit);
     return copy(hit);
   }
-  const { decision, answered } = evaluate(bundle, () => ask(r, subsetFor(fast, setId, r)));
+  const { decision, answered } = evaluate(bundle, () => run(r, planFor(fast, setId, r, guards)));
   if (answered) {
     cache.set(key, copy(decision));
     if (cache.size > cacheLimit) cache.delete(cache.keys().next().value as string);
@@ -103,12 +132,24 @@ function decideFast(r: CedarRequest, setId: string, fast: FastPath, bundle: Poli
 }
 
 /**
- * Scope subsets: of an action's policies, only those whose principal and resource scope match
- * this request can apply or fail (Cedar evaluates the scope first and short-circuits), so the
- * engine is asked the matching subset, which decides exactly as the whole set does. Subsets are
- * preparsed on first use into a bounded number of engine slots, reused least recently used.
+ * Subsets: of an action's policies, only those whose principal and resource scope match this
+ * request, and whose conditions are not false with certainty (guard.ts), can apply or fail
+ * (Cedar evaluates the scope, then the conditions in order, and short-circuits), so the engine
+ * is asked that subset, which decides exactly as the whole set does. When every policy left
+ * has an exact scope and conditions true with certainty, the answer is Cedar's rule itself (a
+ * satisfied forbid denies, naming the satisfied forbids; else a satisfied permit allows,
+ * naming the satisfied permits; else deny) and the engine is not called; an empty subset is
+ * the plain default deny. Subsets the engine must see are preparsed on first use into a
+ * bounded number of engine slots, reused least recently used.
  */
 const SUBSET_SLOTS = 256;
+let guardsOn = true;
+
+/** Turns condition guards off (scope subsets only, every decision by the engine). For benchmarks. */
+export function setConditionGuards(on: boolean): void {
+  guardsOn = on;
+}
+
 const subsets = new Map<string, string>();
 let slotsUsed = 0;
 
@@ -135,28 +176,50 @@ function ancestorsOf(r: CedarRequest, key: string): Set<string> {
   return new Set();
 }
 
-function subsetFor(fast: FastPath, setId: string, r: CedarRequest): string {
-  const list = fast.scoped.get(setId);
-  if (!list) return setId;
+type Answer = ReturnType<typeof cedar.statefulIsAuthorized>;
+/** What to ask: a preparsed policy set id, or the answer itself (decided without the engine). */
+type Plan = { readonly setId: string } | { readonly answer: Answer };
+
+function planFor(fast: FastPath, setId: string, r: CedarRequest, useGuards: boolean): Plan {
+  const set = fast.scoped.get(setId);
+  if (!set) return { setId };
+  const list = set.policies;
   const pKey = uidKey(r.principal);
   const rKey = uidKey(r.resource);
   const pAnc = ancestorsOf(r, pKey);
   const rAnc = ancestorsOf(r, rKey);
-  let mask = '';
-  let all = true;
-  for (const x of list) {
-    const on =
-      matches(x.principal, pKey, r.principal.type, pAnc) && matches(x.resource, rKey, r.resource.type, rAnc);
-    mask += on ? '1' : '0';
-    all &&= on;
+  const env = guardEnvOf(r);
+  const candidates = useGuards
+    ? set.index.candidates(env, { principal: [pKey, ...pAnc], resource: [rKey, ...rAnc] })
+    : list.map((_, i) => i);
+  const kept: number[] = [];
+  let decided = useGuards;
+  const permits: string[] = [];
+  const forbids: string[] = [];
+  for (const i of candidates) {
+    const x = list[i] as ScopedPolicy;
+    if (!matches(x.principal, pKey, r.principal.type, pAnc)) continue;
+    if (!matches(x.resource, rKey, r.resource.type, rAnc)) continue;
+    const holds = useGuards ? x.guard(env) : undefined;
+    if (holds === false) continue;
+    kept.push(i);
+    if (holds === undefined || !x.exact) decided = false;
+    else (x.effect === 'forbid' ? forbids : permits).push(x.id);
   }
-  if (all) return setId;
-  const key = `${setId}\0${mask}`;
+  if (decided) {
+    const reason = forbids.length ? forbids : permits;
+    const decision = forbids.length || !permits.length ? 'deny' : 'allow';
+    return {
+      answer: { type: 'success', response: { decision, diagnostics: { reason, errors: [] } }, warnings: [] },
+    };
+  }
+  if (kept.length === list.length) return { setId };
+  const key = `${setId}\0${kept.join(',')}`;
   let slot = subsets.get(key);
   if (slot !== undefined) {
     subsets.delete(key);
     subsets.set(key, slot);
-    return slot;
+    return { setId: slot };
   }
   if (slotsUsed < SUBSET_SLOTS) slot = `ztgate:subset:${slotsUsed++}`;
   else {
@@ -165,15 +228,18 @@ function subsetFor(fast: FastPath, setId: string, r: CedarRequest): string {
     slot = reused;
   }
   const policies = Object.create(null) as Record<string, string>;
-  list.forEach((x, i) => {
-    if (mask[i] === '1') policies[x.id] = x.text;
-  });
+  for (const i of kept) {
+    const x = list[i] as ScopedPolicy;
+    policies[x.id] = x.text;
+  }
   const ok = cedar.preparsePolicySet(slot, { staticPolicies: policies });
   // On failure the slot is left unused (no key names it) and the whole action set is asked.
-  if (ok.type === 'failure') return setId;
+  if (ok.type === 'failure') return { setId };
   subsets.set(key, slot);
-  return slot;
+  return { setId: slot };
 }
+
+const run = (r: CedarRequest, plan: Plan): Answer => ('answer' in plan ? plan.answer : ask(r, plan.setId));
 
 const ask = (r: CedarRequest, setId: string): ReturnType<typeof cedar.statefulIsAuthorized> =>
   cedar.statefulIsAuthorized({

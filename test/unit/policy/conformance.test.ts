@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fastPathOf } from '../../../src/policy/bundle.js';
 import * as cedar from '../../../src/policy/cedar.js';
-import { setDecisionCacheSize } from '../../../src/policy/engine.js';
-import { buildFastRequest, type CedarRequest } from '../../../src/policy/entities.js';
+import { setConditionGuards, setDecisionCacheSize } from '../../../src/policy/engine.js';
+import type { CedarRequest } from '../../../src/policy/entities.js';
+import { buildFastRequest } from '../../../src/policy/fast-request.js';
 import {
   buildRequest,
   compileBundle,
@@ -104,6 +105,37 @@ const SCOPED = Array.from({ length: 48 }, (_, i) => {
   return `@id("s${i}") ${effect} (${principal}, action, ${resource}) when { context.risk < ${i * 2} };`;
 }).join('\n');
 
+/**
+ * Policies whose first condition test is `PATH.contains(LITERAL)` or `PATH == LITERAL`: filed
+ * by literal in the candidate index (src/policy/policy-index.ts), on sets, strings and Longs of
+ * the principal, the resource and the context.
+ */
+const INDEXED = Array.from({ length: 40 }, (_, i) => {
+  const test = [
+    `principal.roles.contains("${['admin', 'dev', 'r1'][i % 3]}")`,
+    `context.findings.entityTypes.contains("${['PERSON', 'SECRET', 'US_SSN'][i % 3]}")`,
+    `context.networkZone == "${['public', 'corporate'][i % 2]}"`,
+    `principal.groups.contains("${['eng', 'ghost'][i % 2]}")`,
+    `resource.runtimeKind == "${['on_prem', 'cloud'][i % 2]}"`,
+    `context.deviceTrust == "${['verified', 'none'][i % 2]}"`,
+    `context.risk == ${[3, 4, 50][i % 3]}`,
+    `context.findings.dataClass == "${['internal', 'public'][i % 2]}"`,
+  ][i % 8];
+  const rest = [
+    '',
+    ' && context.risk < 40',
+    ' && context.findings.secretCount > 0',
+    ' || context.time.hour > 12',
+  ][i % 4];
+  const effect = i % 7 === 3 ? 'forbid' : 'permit';
+  const principal = i % 5 === 0 ? 'principal in Ztgate::Group::"staff"' : 'principal';
+  const scope =
+    i % 8 === 4
+      ? 'action in [Ztgate::Action::"chat", Ztgate::Action::"embed"], resource is Ztgate::Model'
+      : 'action, resource';
+  return `@id("x${i}") ${effect} (${principal}, ${scope}) when { ${test}${rest} };`;
+}).join('\n');
+
 const compile = (policies: string, reference = false): PolicyBundle => {
   const files = new Map([
     ['p.cedar', policies],
@@ -113,8 +145,13 @@ const compile = (policies: string, reference = false): PolicyBundle => {
   if (reference) files.set('schema.cedarschema', `${defaultSchema()}\n// reference\n`);
   return compileBundle(files);
 };
-const BUNDLES = [compile(POLICIES), compile(SPARSE), compile(SCOPED)] as const;
-const REFERENCE = [compile(POLICIES, true), compile(SPARSE, true), compile(SCOPED, true)] as const;
+const BUNDLES = [compile(POLICIES), compile(SPARSE), compile(SCOPED), compile(INDEXED)] as const;
+const REFERENCE = [
+  compile(POLICIES, true),
+  compile(SPARSE, true),
+  compile(SCOPED, true),
+  compile(INDEXED, true),
+] as const;
 const [bundle] = BUNDLES;
 
 const str = fc.oneof(fc.constantFrom('eu', 'us', 'eng', 'fin', '', 'a"b', 'ü'), fc.string({ maxLength: 6 }));
@@ -312,6 +349,23 @@ describe('fast path conformance (shipped schema)', () => {
         });
       }),
       { numRuns: 400 },
+    );
+    setDecisionCacheSize();
+  });
+
+  it('decides the same with condition guards off (every decision by the engine)', () => {
+    setDecisionCacheSize(0);
+    fc.assert(
+      fc.property(inputArb(true), ({ input, catalogue }) => {
+        for (const b of BUNDLES) {
+          const guarded = decide(input, b, catalogue);
+          setConditionGuards(false);
+          const engine = decide(input, b, catalogue);
+          setConditionGuards(true);
+          assert.deepEqual(guarded, engine);
+        }
+      }),
+      { numRuns: 300 },
     );
     setDecisionCacheSize();
   });
