@@ -69,7 +69,8 @@ export interface Finding {
   /** Presidio-style entity type or detector category (for example `EMAIL_ADDRESS`, `SECRET`). */
   readonly type: string;
   readonly score: number;
-  /** Where: message index and code-unit offsets into that message's text. */
+  /** Where: the text slot (guard/text-slots.ts: message contents, content parts, tool-call
+   *  arguments, embedding inputs, in request order) and code-unit offsets into its text. */
   readonly location?: { readonly message: number; readonly start: number; readonly end: number };
 }
 
@@ -173,11 +174,26 @@ export interface RequestContext {
   principal?: Principal;
   device?: Device;
   findings: readonly Finding[];
+  /** The request's data class from the inspect stage's classifier (policy context). */
+  dataClass?: string;
   decision?: Decision;
   /** The request as it will be sent upstream, after the transform stage. */
   upstreamRequest?: ModelRequest;
   transformations: readonly Transformation[];
+  /** Puts back what the transform stage replaced, where policy allows (from the transform stage). */
+  restorer?: TextRestorer;
   route?: RoutePlan;
+}
+
+/**
+ * Restores placeholders the transform stage put in the request (for example `[PERSON_1]`) in
+ * the answer's text, for the entity types policy lets the caller see. Per request: it holds
+ * that request's mapping only.
+ */
+export interface TextRestorer {
+  restore(text: string): { readonly text: string; readonly restored: number };
+  /** A restorer for a stream of text deltas: holds back a placeholder split across deltas. */
+  stream(): { push(delta: string): string; end(): string; restored(): number };
 }
 
 /** What the output scanner returns for a whole answer. */

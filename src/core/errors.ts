@@ -127,6 +127,11 @@ export const ERROR_CATALOGUE = {
     message: 'The model runtime is rate limiting.',
   },
   // scan output
+  output_blocked: {
+    status: 502,
+    type: 'api_error',
+    message: 'The answer was withheld: it contained data that may not be released.',
+  },
   output_scan_failed: {
     status: 503,
     type: 'api_error',
@@ -245,6 +250,13 @@ export class UpstreamError extends ZtError {
     super(code, 'upstream', options);
     this.name = 'UpstreamError';
     this.retryable = options.retryable ?? false;
+  }
+}
+
+export class OutputBlockedError extends ZtError {
+  constructor(options?: ZtErrorOptions) {
+    super('output_blocked', 'scan_output', options);
+    this.name = 'OutputBlockedError';
   }
 }
 

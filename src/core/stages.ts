@@ -10,6 +10,7 @@ import type {
   RoutePlan,
   ScannedResponse,
   StreamScanner,
+  TextRestorer,
   Transformation,
 } from './context.js';
 
@@ -29,13 +30,19 @@ export interface Authenticated {
 }
 export type AuthenticateStage = (input: AuthenticateInput) => Promise<Authenticated>;
 
-export type InspectStage = (ctx: Readonly<RequestContext>) => Promise<readonly Finding[]>;
+/** What the inspect stage learned: findings (no values) and the request's data class. */
+export interface Inspection {
+  readonly findings: readonly Finding[];
+  readonly dataClass?: string;
+}
+export type InspectStage = (ctx: Readonly<RequestContext>) => Promise<Inspection>;
 
 export type DecideStage = (ctx: Readonly<RequestContext>) => Promise<Decision>;
 
 export interface Transformed {
   readonly request: ModelRequest;
   readonly transformations: readonly Transformation[];
+  readonly restorer?: TextRestorer;
 }
 export type TransformStage = (ctx: Readonly<RequestContext>) => Promise<Transformed>;
 

@@ -10,12 +10,13 @@ import {
   type ZtgateConfig,
 } from '../config/index.js';
 import type { Stages, UpstreamConnector } from '../core/index.js';
-import type { KeyManager } from '../keys/index.js';
+import { EncryptedObjects, type KeyManager } from '../keys/index.js';
 import { openMesh, type Mesh } from '../mesh/index.js';
 import {
   createInspector,
   createOutputScanner,
   createTransformer,
+  openPseudonymKeys,
   TRANSFORM_OBLIGATIONS,
 } from '../guard/index.js';
 import { discoveryUrl } from '../identity/index.js';
@@ -265,11 +266,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       audit: (entry) => store.audit.append(entry),
     });
     closers.push(() => policy.close());
+    const pseudonymKeys = await openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
     const built: Stages = {
       authenticate: identity.authenticator,
       inspect: createInspector(),
       decide: policy.decide,
-      transform: createTransformer(),
+      transform: createTransformer({ keys: pseudonymKeys }),
       route: createRouter(models, connectors),
       scanOutput: createOutputScanner(),
       record: createAuditRecorder(store.audit),

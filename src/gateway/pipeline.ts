@@ -94,7 +94,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   /** authenticate → inspect → decide → transform → route. */
   async function prepare(ctx: RequestContext): Promise<RoutePlan> {
     await authenticate(ctx);
-    ctx.findings = await runStage(metrics, 'inspect', timeouts.inspect, () => stages.inspect(ctx));
+    const inspection = await runStage(metrics, 'inspect', timeouts.inspect, () => stages.inspect(ctx));
+    ctx.findings = inspection.findings;
+    if (inspection.dataClass !== undefined) ctx.dataClass = inspection.dataClass;
     const decision = await runStage(metrics, 'decide', timeouts.decide, () => stages.decide(ctx));
     ctx.decision = decision;
     // INVARIANT: anything but an explicit allow is a deny.
@@ -116,6 +118,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const transformed = await runStage(metrics, 'transform', timeouts.transform, () => stages.transform(ctx));
     ctx.upstreamRequest = transformed.request;
     ctx.transformations = transformed.transformations;
+    if (transformed.restorer) ctx.restorer = transformed.restorer;
     ctx.route = await runStage(metrics, 'route', timeouts.route, () => stages.route(ctx));
     return ctx.route;
   }

@@ -5,5 +5,5 @@ import type { InspectStage } from '../core/index.js';
  * injection detectors to this stage), so it reports no findings; it never changes the request.
  */
 export function createInspector(): InspectStage {
-  return async () => [];
+  return async () => ({ findings: [] });
 }

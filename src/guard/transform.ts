@@ -1,42 +1,89 @@
-import type { Obligation, TransformStage, Transformation } from '../core/index.js';
+import type {
+  ModelRequest,
+  Obligation,
+  RequestContext,
+  TransformStage,
+  Transformation,
+} from '../core/index.js';
+import { replaceFindings, type PseudonymKeys } from './pseudonyms.js';
+import { replacementPlan } from './replacement-plan.js';
+import { textSlots, withTextSlots } from './text-slots.js';
 
 /** Obligation kinds this stage applies (the pipeline refuses a decision carrying others). */
-export const TRANSFORM_OBLIGATIONS = ['max_tokens'] as const;
+export const TRANSFORM_OBLIGATIONS = [
+  'max_tokens',
+  'pseudonymize',
+  'redact',
+  'mask',
+  'hash',
+  'reveal',
+] as const;
+
+/** The header a client sets to keep pseudonyms stable across the turns of one conversation. */
+export const CONVERSATION_HEADER = 'x-ztgate-conversation';
+const CONVERSATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface TransformerOptions {
+  /** The keys for a conversation (its id, or the request id when the client names none). */
+  readonly keys?: (conversationId: string) => Promise<PseudonymKeys>;
+}
 
 function tokenCap(obligations: readonly Obligation[]): number | undefined {
   const caps = obligations.filter((o) => o.kind === 'max_tokens').map((o) => Number(o.value));
   return caps.length ? Math.min(...caps) : undefined;
 }
 
+/** `max_tokens:N` caps `max_tokens` (and `max_completion_tokens` when the client set it) at N. */
+function capTokens(request: ModelRequest, cap: number | undefined): ModelRequest | undefined {
+  if (cap === undefined || request.route !== 'chat.completions') return undefined;
+  const body = request.body;
+  const over = (n: number | null | undefined): boolean => n === undefined || n === null || n > cap;
+  const capCompletion = body.max_completion_tokens !== undefined && over(body.max_completion_tokens);
+  const capMax =
+    over(body.max_tokens) && (body.max_tokens !== undefined || body.max_completion_tokens === undefined);
+  if (!capMax && !capCompletion) return undefined;
+  return {
+    route: 'chat.completions',
+    body: {
+      ...body,
+      ...(capMax ? { max_tokens: cap } : {}),
+      ...(capCompletion ? { max_completion_tokens: cap } : {}),
+    },
+  };
+}
+
+function conversationOf(ctx: Readonly<RequestContext>): string {
+  const header = ctx.credentials.headers[CONVERSATION_HEADER];
+  return typeof header === 'string' && CONVERSATION_ID.test(header) ? `c:${header}` : `r:${ctx.id}`;
+}
+
 /**
  * The transform stage: applies the allow's obligations to the request before it leaves.
- * `max_tokens:N` caps a chat answer (`max_tokens`, and `max_completion_tokens` when the client
- * set it) at N: a client asking for more, or for no limit, gets N. The data guard's
- * pseudonymisation joins this stage in issue 6.
+ * `pseudonymize` / `redact` / `hash` / `mask` replace the inspect stage's findings of the named
+ * types in every text slot (guard/pseudonyms.ts), and the restorer it returns puts back, in the
+ * answer, the pseudonyms that `reveal` allows; `max_tokens:N` caps the answer at N tokens.
  */
-export function createTransformer(): TransformStage {
+export function createTransformer(options: TransformerOptions = {}): TransformStage {
   return async (ctx) => {
-    const cap = tokenCap(ctx.decision?.obligations ?? []);
-    if (cap === undefined || ctx.request.route !== 'chat.completions') {
-      return { request: ctx.request, transformations: [] };
+    const obligations = ctx.decision?.obligations ?? [];
+    const transformations: Transformation[] = [];
+    let request = ctx.request;
+    const plan = replacementPlan(obligations);
+    let restorer;
+    if (plan.methods.size > 0 && ctx.findings.some((f) => f.location && plan.methods.has(f.type))) {
+      if (!options.keys) throw new Error('replacement obligations need pseudonym keys');
+      const texts = textSlots(request);
+      const replaced = replaceFindings(texts, ctx.findings, plan, await options.keys(conversationOf(ctx)));
+      request = withTextSlots(request, replaced.texts);
+      for (const [method, count] of replaced.counts)
+        transformations.push({ stage: 'transform', kind: method, count });
+      restorer = replaced.restorer;
     }
-    const body = ctx.request.body;
-    const over = (n: number | null | undefined): boolean => n === undefined || n === null || n > cap;
-    const capCompletion = body.max_completion_tokens !== undefined && over(body.max_completion_tokens);
-    const capMax =
-      over(body.max_tokens) && (body.max_tokens !== undefined || body.max_completion_tokens === undefined);
-    if (!capMax && !capCompletion) return { request: ctx.request, transformations: [] };
-    const transformations: Transformation[] = [{ stage: 'transform', kind: 'max_tokens', count: 1 }];
-    return {
-      request: {
-        route: 'chat.completions',
-        body: {
-          ...body,
-          ...(capMax ? { max_tokens: cap } : {}),
-          ...(capCompletion ? { max_completion_tokens: cap } : {}),
-        },
-      },
-      transformations,
-    };
+    const capped = capTokens(request, tokenCap(obligations));
+    if (capped) {
+      request = capped;
+      transformations.push({ stage: 'transform', kind: 'max_tokens', count: 1 });
+    }
+    return { request, transformations, ...(restorer ? { restorer } : {}) };
   };
 }

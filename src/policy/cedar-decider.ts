@@ -49,7 +49,7 @@ export function decisionInputOf(ctx: Readonly<RequestContext>, options: CedarDec
     action: ACTIONS[ctx.request.route],
     resource: { type: 'Model', id: typeof body.model === 'string' ? body.model : '' },
     findings: ctx.findings,
-    dataClass: options.dataClass,
+    dataClass: ctx.dataClass ?? options.dataClass,
     risk: 0,
     networkZone: options.networkZone,
     residency: stringAttribute(principal?.attributes.homeRegion) ?? '',

@@ -5,18 +5,23 @@ import type { Obligation } from '../core/index.js';
  * `@obligation_<suffix>("…")` (Cedar allows one annotation per key). One annotation may hold
  * several obligations separated by `;`. The grammar (docs/POLICY.md):
  *
- *   pseudonymize:TYPES | redact:TYPES | reveal:(all|none|TYPES) | route:region=REGIONS
+ *   pseudonymize:TYPES | redact:TYPES | mask:TYPES | hash:TYPES | reveal:(all|none|TYPES)
+ *   | route:region=REGIONS
  *   | max_tokens:N | retain:N(h|d) | require_approval
  *   TYPES = TYPE ("," TYPE)*   TYPE = [A-Z][A-Z0-9_]*   REGIONS = REGION ("," REGION)*
  *   REGION = [a-z0-9][a-z0-9-]*   N = 1..10000000 (decimal, no leading zero)
  */
 export type ParsedObligation =
-  | { readonly kind: 'pseudonymize' | 'redact'; readonly types: readonly string[] }
+  | { readonly kind: ReplacementKind; readonly types: readonly string[] }
   | { readonly kind: 'reveal'; readonly reveal: 'all' | 'none' | readonly string[] }
   | { readonly kind: 'route'; readonly regions: readonly string[] }
   | { readonly kind: 'max_tokens'; readonly max: number }
   | { readonly kind: 'retain'; readonly hours: number; readonly text: string }
   | { readonly kind: 'require_approval' };
+
+/** Replacements, strictest first: a type named by several takes the first. */
+export const REPLACEMENT_KINDS = ['redact', 'pseudonymize', 'hash', 'mask'] as const;
+export type ReplacementKind = (typeof REPLACEMENT_KINDS)[number];
 
 const TYPES = /^[A-Z][A-Z0-9_]*(,[A-Z][A-Z0-9_]*)*$/;
 const REGIONS = /^[a-z0-9][a-z0-9-]*(,[a-z0-9][a-z0-9-]*)*$/;
@@ -40,6 +45,8 @@ export function parseObligation(raw: string): ParsedObligation | string {
   switch (kind) {
     case 'pseudonymize':
     case 'redact':
+    case 'mask':
+    case 'hash':
       return TYPES.test(arg) ? { kind, types: uniqSorted(arg.split(',')) } : `malformed ${kind} "${text}"`;
     case 'reveal':
       if (arg === 'all' || arg === 'none') return { kind, reveal: arg };
@@ -85,15 +92,15 @@ function intersect(a: readonly string[] | undefined, b: readonly string[]): stri
 }
 
 /**
- * Merges the obligations of every determining policy, strictest wins: pseudonymize and redact
- * take the union of types (a type that is redacted is not also pseudonymized); max_tokens the
+ * Merges the obligations of every determining policy, strictest wins: each entity type named
+ * by a replacement takes the strictest one (redact, then pseudonymize, then hash, then mask);
+ * max_tokens the
  * minimum; retain the shortest; route:region the intersection (empty → route_conflict);
  * reveal the most restrictive (none < types < all; two type lists intersect, empty → none);
  * require_approval if any asks. Output is in a fixed kind order with sorted values.
  */
 export function mergeObligations(all: readonly ParsedObligation[]): MergeResult {
-  const pseudo = new Set<string>();
-  const redact = new Set<string>();
+  const replacement = new Map<string, ReplacementKind>();
   let reveal: 'all' | 'none' | string[] | undefined;
   let regions: string[] | undefined;
   let maxTokens: number | undefined;
@@ -102,10 +109,14 @@ export function mergeObligations(all: readonly ParsedObligation[]): MergeResult 
   for (const o of all) {
     switch (o.kind) {
       case 'pseudonymize':
-        o.types.forEach((t) => pseudo.add(t));
-        break;
       case 'redact':
-        o.types.forEach((t) => redact.add(t));
+      case 'mask':
+      case 'hash':
+        for (const t of o.types) {
+          const had = replacement.get(t);
+          if (had === undefined || REPLACEMENT_KINDS.indexOf(o.kind) < REPLACEMENT_KINDS.indexOf(had))
+            replacement.set(t, o.kind);
+        }
         break;
       case 'reveal':
         if (reveal === 'none' || o.reveal === 'none') reveal = 'none';
@@ -132,9 +143,10 @@ export function mergeObligations(all: readonly ParsedObligation[]): MergeResult 
   }
   if (regions !== undefined && regions.length === 0) return { ok: false, error: 'policy.route_conflict' };
   const out: Obligation[] = [];
-  const pseudoOnly = [...pseudo].filter((t) => !redact.has(t));
-  if (pseudoOnly.length) out.push({ kind: 'pseudonymize', value: uniqSorted(pseudoOnly).join(',') });
-  if (redact.size) out.push({ kind: 'redact', value: uniqSorted(redact).join(',') });
+  for (const kind of ['pseudonymize', 'redact', 'mask', 'hash'] as const) {
+    const types = [...replacement].filter(([, k]) => k === kind).map(([t]) => t);
+    if (types.length) out.push({ kind, value: uniqSorted(types).join(',') });
+  }
   if (reveal !== undefined)
     out.push({ kind: 'reveal', value: Array.isArray(reveal) ? reveal.join(',') : reveal });
   if (regions !== undefined) out.push({ kind: 'route', value: `region=${regions.join(',')}` });

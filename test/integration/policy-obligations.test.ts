@@ -1,6 +1,6 @@
 // Obligations of an allow are applied or the request is refused: max_tokens caps the answer the
 // upstream is asked for, route:region admits only models in the listed regions, and an
-// obligation no stage can apply yet (pseudonymisation until the data guard lands) refuses the
+// obligation no stage can apply yet (retention, until the ledger keeps prompts) refuses the
 // request before anything is sent (fail closed).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::
 @id("eu-only") @obligation("route:region=eu,eu-west")
 permit (principal, action == Ztgate::Action::"chat", resource is Ztgate::Model)
 when { resource == Ztgate::Model::"in-eu" || resource == Ztgate::Model::"in-us" };
-@id("pseudonymized") @obligation("pseudonymize:PERSON")
+@id("retained") @obligation("retain:30d")
 permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"guarded");
 `;
 
@@ -96,6 +96,6 @@ ${[model('capped', 'eu'), model('in-eu', 'eu'), model('in-us', 'us'), model('gua
     const body = (await res.json()) as { error: { code: string } };
     assert.equal(body.error.code, 'obligation_unenforceable');
     assert.equal(fake.total(), before);
-    assert.match(t.logs.text(), /pseudonymize:PERSON/, 'the unenforced obligation is logged');
+    assert.match(t.logs.text(), /retain:30d/, 'the unenforced obligation is logged');
   });
 });

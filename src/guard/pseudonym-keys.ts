@@ -1,0 +1,32 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { EncryptedObjects, KeyManager } from '../keys/index.js';
+import type { PseudonymKeys } from './pseudonyms.js';
+
+/** The key-provider key that wraps the pseudonym secret. */
+export const PSEUDONYM_KEY = 'guard-pseudonym';
+const SECRET = { tenant: 'ztgate', purpose: 'pseudonym-secret', recordId: 'v1' } as const;
+
+/**
+ * The pseudonym keys, derived from one 64-byte secret kept envelope-encrypted in the store under
+ * the key provider's `guard-pseudonym` key (created at first use): a conversation's HMAC key is
+ * HMAC(secret, "conversation\0" + id), the hash key HMAC(secret, "hash"). Destroying the
+ * `guard-pseudonym` key versions crypto-shreds every pseudonym and hash ever issued.
+ */
+export async function openPseudonymKeys(
+  keys: KeyManager,
+  objects: EncryptedObjects,
+  actor = 'system:guard',
+): Promise<(conversationId: string) => Promise<PseudonymKeys>> {
+  await keys.ensureKey(PSEUDONYM_KEY, 'aes-256-gcm', actor);
+  let secret = await objects.get(SECRET);
+  if (!secret) {
+    await objects.put(PSEUDONYM_KEY, SECRET, randomBytes(64));
+    // Read back: when replicas start together, the last write wins and every one uses it.
+    secret = await objects.get(SECRET);
+    if (!secret) throw new Error('pseudonym secret could not be stored');
+  }
+  const root = Buffer.from(secret);
+  const derive = (label: string): Buffer => createHmac('sha256', root).update(label).digest();
+  const hash = derive('hash');
+  return async (conversationId) => ({ conversation: derive(`conversation\0${conversationId}`), hash });
+}
