@@ -73,7 +73,7 @@ async function streamed(text: string, cuts: number[], ctx: RequestContext, holdB
 describe('output scanning', () => {
   it('redacts secrets in a whole answer and reports them without values', async () => {
     const r = await createOutputScanner({ policy }).scan(ctxWith(), whole(`Use ${SECRET} please`));
-    const body = r.response.body as { choices: { message: { content: string } }[] };
+    const body = r.response.body as unknown as { choices: { message: { content: string } }[] };
     assert.equal(body.choices[0]?.message.content, 'Use [SECRET] please');
     assert.deepEqual(
       r.findings.map((f: Finding) => f.type),
