@@ -10,6 +10,7 @@ import { port, positiveMs, host, secretRef, spiffeIdPattern } from './schema-pri
 import { identity, type issuer } from './schema-identity.js';
 import { keys } from './schema-keys.js';
 import { mesh } from './schema-mesh.js';
+import { guard } from './schema-guard.js';
 
 export { bootstrapSecretRef, secretRef } from './schema-primitives.js';
 
@@ -155,8 +156,8 @@ const policy = z
       .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/))
       .min(1)
       .default(['policy-signing']),
-    /** The request's data class until a classifier sets one (issue 6). */
-    dataClass: z.string().min(1).max(64).default('internal'),
+    /** The class of a request nothing raises (the classifier only raises it: docs/GUARD.md). */
+    dataClass: z.enum(['public', 'internal', 'confidential', 'restricted']).default('internal'),
     /** The network zone requests arrive from (the `networkZone` context). */
     networkZone: z.string().min(1).max(64).default('internal'),
   })
@@ -202,6 +203,7 @@ export const configSchema = z
     keys,
     mesh,
     policy,
+    guard,
     demo,
     logging,
   })

@@ -182,6 +182,8 @@ export interface RequestContext {
   transformations: readonly Transformation[];
   /** Puts back what the transform stage replaced, where policy allows (from the transform stage). */
   restorer?: TextRestorer;
+  /** A random token the transform stage planted in the system prompt; an answer carrying it leaked the prompt. */
+  canary?: string;
   route?: RoutePlan;
 }
 

@@ -43,6 +43,7 @@ export interface Transformed {
   readonly request: ModelRequest;
   readonly transformations: readonly Transformation[];
   readonly restorer?: TextRestorer;
+  readonly canary?: string;
 }
 export type TransformStage = (ctx: Readonly<RequestContext>) => Promise<Transformed>;
 

@@ -119,6 +119,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     ctx.upstreamRequest = transformed.request;
     ctx.transformations = transformed.transformations;
     if (transformed.restorer) ctx.restorer = transformed.restorer;
+    if (transformed.canary) ctx.canary = transformed.canary;
     ctx.route = await runStage(metrics, 'route', timeouts.route, () => stages.route(ctx));
     return ctx.route;
   }

@@ -35,6 +35,7 @@ export function chatCompletionSchema(maxMessages: number): object {
               ],
             },
             name: { type: 'string', maxLength: 256 },
+            data_class: { enum: ['public', 'internal', 'confidential', 'restricted'] },
           },
         },
       },

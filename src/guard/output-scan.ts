@@ -9,6 +9,7 @@ import type {
 import { OutputBlockedError } from '../core/index.js';
 import { AnswerWindow } from './answer-stream.js';
 import { cleanAnswerText, type AnswerPolicy } from './answer-text.js';
+import { CANARY_TYPE } from './transform.js';
 
 export interface OutputScannerOptions {
   /** Detectors and actions for answer text; absent: answers are only restored. */
@@ -33,10 +34,10 @@ function transformationsOf(redacted: number, restored: number): Transformation[]
  * Streams pass through a hold-back window (answer-stream.ts), never skipped.
  */
 export function createOutputScanner(options: OutputScannerOptions = {}): OutputScanStage {
-  const policy = options.policy;
   const holdBack = options.holdBack ?? DEFAULT_HOLD_BACK;
   return {
     async scan(ctx, response) {
+      const policy = policyFor(options.policy, ctx.canary);
       if (response.route !== 'chat.completions' || (!policy && !ctx.restorer))
         return { response, findings: [], transformations: [] };
       const findings: Finding[] = [];
@@ -69,6 +70,7 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
       };
     },
     openStream(ctx): StreamScanner {
+      const policy = policyFor(options.policy, ctx.canary);
       if (!policy && !ctx.restorer) return passThrough();
       const answerPolicy: AnswerPolicy = policy ?? { scan: () => [], redact: new Set(), block: new Set() };
       const windows = new Map<number, AnswerWindow>();
@@ -127,6 +129,22 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
         },
       };
     },
+  };
+}
+
+/** The answer policy of one request: the configured one, plus its canary when it has one. */
+function policyFor(policy: AnswerPolicy | undefined, canary: string | undefined): AnswerPolicy | undefined {
+  if (!canary) return policy;
+  const base = policy ?? { scan: () => [], redact: new Set<string>(), block: new Set<string>() };
+  return {
+    scan: (text) => {
+      const out = [...base.scan(text)];
+      for (let at = text.indexOf(canary); at >= 0; at = text.indexOf(canary, at + 1))
+        out.push({ type: CANARY_TYPE, start: at, end: at + canary.length, score: 1, recognizer: 'canary' });
+      return out;
+    },
+    redact: base.redact,
+    block: new Set([...base.block, CANARY_TYPE]),
   };
 }
 

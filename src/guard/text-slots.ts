@@ -24,6 +24,19 @@ export function textSlots(request: ModelRequest): string[] {
   return out;
 }
 
+/** The role of each text slot's message (`input` for embedding inputs), same order as textSlots. */
+export function slotRoles(request: ModelRequest): string[] {
+  if (request.route === 'embeddings') return textSlots(request).map(() => 'input');
+  const out: string[] = [];
+  for (const m of request.body.messages) {
+    if (typeof m.content === 'string') out.push(m.role);
+    else if (Array.isArray(m.content))
+      for (const part of m.content as readonly ChatContentPart[]) if (typeof part.text === 'string') out.push(m.role);
+    for (const _call of toolCallsOf(m)) out.push(m.role);
+  }
+  return out;
+}
+
 interface ToolCall {
   readonly function: { readonly name?: unknown; readonly arguments: string };
   readonly [key: string]: unknown;
