@@ -66,11 +66,13 @@ export const guard = z
     output: z
       .strictObject({
         /** Characters of a streamed answer held back so that nothing to redact or block is released first. */
-        holdBackChars: z.number().int().min(0).max(65_536).default(256),
+        holdBackChars: z.number().int().min(0).max(65_536).default(64),
         /** Types replaced by `[TYPE]` in answers. */
         redact: z
           .array(entityType)
           .default(['SECRET', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'US_BANK_NUMBER', 'CRYPTO']),
+        /** Plant a random canary in each request's system prompt; an answer repeating it is withheld. */
+        canary: z.boolean().default(true),
         /** Types that withhold the whole answer (`output_blocked`). */
         block: z.array(entityType).default(['SYSTEM_PROMPT_CANARY']),
       })

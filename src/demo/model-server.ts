@@ -84,7 +84,10 @@ function describe(body: Json, modelId: string): { content: string; promptTokens:
     promptTokens += countTokens(text);
     const extra = other.length > 0 ? ` (+ ${other.length} non-text part(s): ${other.join(', ')})` : '';
     const calls = Array.isArray(m.tool_calls) ? ` (+ ${m.tool_calls.length} tool call(s))` : '';
-    lines.push(`- ${typeof m.role === 'string' ? m.role : 'unknown'}: "${text}"${extra}${calls}`);
+    const role = typeof m.role === 'string' ? m.role : 'unknown';
+    // A system prompt is described, not repeated: repeating it is what a leak looks like.
+    const shown = role === 'system' || role === 'developer' ? `(${[...text].length} characters, not repeated)` : `"${text}"`;
+    lines.push(`- ${role}: ${shown}${extra}${calls}`);
   }
   const params = [`model=${typeof body.model === 'string' ? body.model : modelId}`];
   for (const name of ['max_tokens', 'max_completion_tokens', 'temperature', 'top_p']) {

@@ -6,6 +6,15 @@ const SETTLE_CHARS = 32;
 /** A private-key block is held until its END line, up to this size. */
 const KEY_BLOCK_LIMIT = 16 * 1024;
 const KEY_BEGIN = '-----BEGIN';
+/** A whitespace-free run is held until it ends, up to this length. */
+const TOKEN_LIMIT = 8 * 1024;
+
+/** Where the text's last whitespace-free run starts: a token (a key, a JWT) may still be growing. */
+function trailingTokenStart(text: string): number {
+  let i = text.length;
+  while (i > 0 && text.length - i < TOKEN_LIMIT && !/\s/.test(text[i - 1] as string)) i--;
+  return i;
+}
 
 /** The block opened at `begin` has its whole `-----END …-----` line. */
 function keyBlockClosed(text: string, begin: number): boolean {
@@ -15,9 +24,10 @@ function keyBlockClosed(text: string, begin: number): boolean {
 
 /**
  * The hold-back window of one streamed answer choice. Text reaches the client only once it is
- * `holdBack` characters behind the newest text (and never inside a span a detector is still
- * reading, or an unterminated key block), so nothing the scanner would redact or block is
- * released first; at the end everything left is checked and released. Released text then has
+ * `holdBack` characters behind the newest text, and never inside the trailing whitespace-free
+ * run (a key or token may still be growing; up to 8 KB), a span a detector is still reading, or
+ * an unterminated key block, so nothing the scanner would redact or block is released first
+ * (`holdBack` 0 turns the window off: each delta is scanned on its own); at the end everything left is checked and released. Released text then has
  * the transform stage's placeholders restored (where `reveal` allows).
  */
 export class AnswerWindow {
@@ -59,6 +69,7 @@ export class AnswerWindow {
     if (text === '') return '';
     const detections = [...this.policy.scan(text)].sort((a, b) => a.start - b.start || b.end - a.end);
     let cut = final ? text.length : Math.max(0, text.length - this.holdBack);
+    if (!final && this.holdBack > 0) cut = Math.min(cut, trailingTokenStart(text));
     if (!final) {
       const begin = text.indexOf(KEY_BEGIN);
       if (begin >= 0 && !keyBlockClosed(text, begin) && text.length - begin < KEY_BLOCK_LIMIT)

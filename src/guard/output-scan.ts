@@ -18,7 +18,7 @@ export interface OutputScannerOptions {
   readonly holdBack?: number;
 }
 
-const DEFAULT_HOLD_BACK = 256;
+const DEFAULT_HOLD_BACK = 64;
 
 function transformationsOf(redacted: number, restored: number): Transformation[] {
   const out: Transformation[] = [];

@@ -12,21 +12,35 @@ const SECRET = { tenant: 'ztgate', purpose: 'pseudonym-secret', recordId: 'v1' }
  * HMAC(secret, "conversation\0" + id), the hash key HMAC(secret, "hash"). Destroying the
  * `guard-pseudonym` key versions crypto-shreds every pseudonym and hash ever issued.
  */
-export async function openPseudonymKeys(
+export function openPseudonymKeys(
   keys: KeyManager,
   objects: EncryptedObjects,
   actor = 'system:guard',
-): Promise<(conversationId: string) => Promise<PseudonymKeys>> {
-  await keys.ensureKey(PSEUDONYM_KEY, 'aes-256-gcm', actor);
-  let secret = await objects.get(SECRET);
-  if (!secret) {
-    await objects.put(PSEUDONYM_KEY, SECRET, randomBytes(64));
-    // Read back: when replicas start together, the last write wins and every one uses it.
-    secret = await objects.get(SECRET);
-    if (!secret) throw new Error('pseudonym secret could not be stored');
-  }
-  const root = Buffer.from(secret);
-  const derive = (label: string): Buffer => createHmac('sha256', root).update(label).digest();
-  const hash = derive('hash');
-  return async (conversationId) => ({ conversation: derive(`conversation\0${conversationId}`), hash });
+): (conversationId: string) => Promise<PseudonymKeys> {
+  // Loaded (or created) on first use, so a deployment that never pseudonymises holds no such
+  // key; a failure is not cached, the next request tries again (and fails closed meanwhile).
+  let root: Promise<{ root: Buffer; hash: Buffer }> | undefined;
+  const load = async (): Promise<{ root: Buffer; hash: Buffer }> => {
+    await keys.ensureKey(PSEUDONYM_KEY, 'aes-256-gcm', actor);
+    let secret = await objects.get(SECRET);
+    if (!secret) {
+      await objects.put(PSEUDONYM_KEY, SECRET, randomBytes(64));
+      // Read back: when replicas start together, the last write wins and every one uses it.
+      secret = await objects.get(SECRET);
+      if (!secret) throw new Error('pseudonym secret could not be stored');
+    }
+    const key = Buffer.from(secret);
+    return { root: key, hash: createHmac('sha256', key).update('hash').digest() };
+  };
+  return async (conversationId) => {
+    root ??= load().catch((err: unknown) => {
+      root = undefined;
+      throw err;
+    });
+    const k = await root;
+    return {
+      conversation: createHmac('sha256', k.root).update(`conversation\0${conversationId}`).digest(),
+      hash: k.hash,
+    };
+  };
 }

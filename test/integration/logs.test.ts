@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { startFakeUpstream, FAKE_ANSWER, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 /** Prompt text, answers, tokens and secrets never reach the logs; every request line has an id. */
@@ -14,9 +17,14 @@ describe('logs', () => {
 
   before(async () => {
     fake = await startFakeUpstream();
+    // The prompt holds a card number and a password: the built-in bundle would refuse it; this
+    // test needs it served (and its findings logged and audited) to check what the logs hold.
+    const bundle = await mkdtemp(join(tmpdir(), 'ztgate-logs-bundle-'));
+    await writeFile(join(bundle, 'p.cedar'), '@id("allow-all") permit (principal, action, resource);');
     t = await startTestGateway({
       env: { UPSTREAM_KEY_REF: UPSTREAM_KEY },
       yaml: `
+policy: { bundle: "${bundle}", watch: false }
 upstreams:
   fake: { kind: openai-compatible, baseUrl: "${fake.url}", apiKey: "env:UPSTREAM_KEY_REF", retries: 0 }
 models:

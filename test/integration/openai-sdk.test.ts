@@ -37,7 +37,10 @@ describe('OpenAI SDK, unchanged, against ztgate in demo mode', () => {
     assert.equal(answer.model, 'demo');
     const text = answer.choices[0]?.message.content ?? '';
     assert.match(text, /Hello, my name is Alice Smith\./);
-    assert.match(text, /You are terse\./);
+    // The system prompt is described, not repeated; it arrived with the guard's canary appended.
+    const system = /- system: \((\d+) characters, not repeated\)/.exec(text);
+    assert.ok(system && Number(system[1]) > 'You are terse.'.length, text);
+    assert.doesNotMatch(text, /You are terse/);
     assert.ok(answer.usage && answer.usage.total_tokens > 0);
 
     const records = await t.gw.store.audit.list({});

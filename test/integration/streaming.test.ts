@@ -50,7 +50,9 @@ describe('streaming through the pipeline', () => {
     await new Promise<void>((r) => upstream.server.listen(0, '127.0.0.1', r));
     const port = (upstream.server.address() as AddressInfo).port;
     t = await startTestGateway({
+      // Stream mechanics, chunk by chunk: no hold-back window (guard-streaming.test.ts tests it).
       yaml: `
+guard: { output: { holdBackChars: 0 } }
 upstreams:
   slow: { kind: openai-compatible, baseUrl: "http://127.0.0.1:${port}/v1", retries: 0, extraHeaders: {} }
   broken: { kind: openai-compatible, baseUrl: "http://127.0.0.1:${port}/v1", retries: 0, extraHeaders: { x-test-break: "1" } }
