@@ -86,7 +86,10 @@ function describe(body: Json, modelId: string): { content: string; promptTokens:
     const calls = Array.isArray(m.tool_calls) ? ` (+ ${m.tool_calls.length} tool call(s))` : '';
     const role = typeof m.role === 'string' ? m.role : 'unknown';
     // A system prompt is described, not repeated: repeating it is what a leak looks like.
-    const shown = role === 'system' || role === 'developer' ? `(${[...text].length} characters, not repeated)` : `"${text}"`;
+    const shown =
+      role === 'system' || role === 'developer'
+        ? `(${[...text].length} characters, not repeated)`
+        : `"${text}"`;
     lines.push(`- ${role}: ${shown}${extra}${calls}`);
   }
   const params = [`model=${typeof body.model === 'string' ? body.model : modelId}`];

@@ -16,6 +16,8 @@ import {
   createInspector,
   createOutputScanner,
   createTransformer,
+  BUILTIN_CLASS_RULES,
+  createDetectors,
   openPseudonymKeys,
   TRANSFORM_OBLIGATIONS,
 } from '../guard/index.js';
@@ -266,14 +268,33 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       audit: (entry) => store.audit.append(entry),
     });
     closers.push(() => policy.close());
-    const pseudonymKeys = await openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
+    // Built once: loading the detectors' models and dictionaries is start-up work.
+    const detectors = createDetectors(config.guard);
+    logger.info(
+      { recognizers: detectors.recognizers.map((r) => r.name), injection: detectors.injection !== undefined },
+      'data guard ready',
+    );
+    const pseudonymKeys = openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
     const built: Stages = {
       authenticate: identity.authenticator,
-      inspect: createInspector(),
+      inspect: createInspector({
+        detectors,
+        baseClass: config.policy.dataClass,
+        rules: [...BUILTIN_CLASS_RULES, ...config.guard.classification.rules],
+        labels: config.guard.classification.labels,
+      }),
       decide: policy.decide,
-      transform: createTransformer({ keys: pseudonymKeys }),
+      transform: createTransformer({ keys: pseudonymKeys, canary: config.guard.output.canary }),
       route: createRouter(models, connectors),
-      scanOutput: createOutputScanner(),
+      scanOutput: createOutputScanner({
+        policy: {
+          scan: (text) => detectors.scan(text),
+          redact: new Set(config.guard.output.redact),
+          block: new Set(config.guard.output.block),
+        },
+        holdBack: config.guard.output.holdBackChars,
+        authorizeTool: (ctx, name) => policy.authorizeTool(ctx, name).effect === 'allow',
+      }),
       record: createAuditRecorder(store.audit),
       watch: watch.sink,
     };

@@ -9,6 +9,7 @@ import {
   type Decision,
   type DecideStage,
   type ModelAttributes,
+  type RequestContext,
 } from '../core/index.js';
 import type { KeyManager } from '../keys/index.js';
 import {
@@ -67,6 +68,8 @@ export interface ReloadResult {
 
 export interface PolicyService {
   readonly decide: DecideStage;
+  /** Decides a tool call the model proposed in an answer to this request (`invoke_tool`). */
+  authorizeTool(ctx: Readonly<RequestContext>, toolName: string): Decision;
   /** Decides a control-plane action on the `Gateway` resource with the live bundle. */
   authorizeControl(principal: PolicyPrincipal, action: ControlAction): Decision;
   status(): PolicyStatus;
@@ -283,6 +286,25 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
 
   return {
     decide: decideStage,
+    authorizeTool: (ctx, toolName) => {
+      const input = {
+        ...decisionInputOf(ctx, deciderOptions),
+        action: 'invoke_tool' as const,
+        resource: { type: 'Tool' as const, id: toolName },
+      };
+      const decision = decide(input, live.bundle, catalogue, { guards: deciderOptions.guards ?? true });
+      if (decision.effect !== 'allow')
+        logger.info(
+          {
+            requestId: ctx.id,
+            tool: toolName,
+            determiningPolicies: decision.determiningPolicies,
+            errors: decision.errors,
+          },
+          'tool call refused by policy',
+        );
+      return decision;
+    },
     authorizeControl: (principal, action) =>
       decide(
         {

@@ -31,7 +31,8 @@ export function slotRoles(request: ModelRequest): string[] {
   for (const m of request.body.messages) {
     if (typeof m.content === 'string') out.push(m.role);
     else if (Array.isArray(m.content))
-      for (const part of m.content as readonly ChatContentPart[]) if (typeof part.text === 'string') out.push(m.role);
+      for (const part of m.content as readonly ChatContentPart[])
+        if (typeof part.text === 'string') out.push(m.role);
     for (const _call of toolCallsOf(m)) out.push(m.role);
   }
   return out;

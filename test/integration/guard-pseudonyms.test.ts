@@ -108,7 +108,7 @@ describe('pseudonymisation in the gateway', () => {
       assert.doesNotMatch(answer, /\[PERSON_/);
     }
     const rows = [];
-    for (let afterSeq = 0; ; ) {
+    for (let afterSeq = 0; ;) {
       const page = await t.gw.store.audit.list({ afterSeq, limit: 1000 });
       if (page.length === 0) break;
       rows.push(...page.map((r) => r.entry));

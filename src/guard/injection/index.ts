@@ -29,7 +29,8 @@ export interface InjectionDetectorOptions {
   readonly weights?: InjectionModelFile | string;
 }
 
-const DEFAULT_MODEL = new URL('./model.json', import.meta.url);
+/** Resolves from src/guard/injection/*.ts and dist/guard/injection/*.js alike. */
+const DEFAULT_MODEL = new URL('../../../src/guard/injection/model.json', import.meta.url);
 
 function readModel(source: URL | string): unknown {
   try {

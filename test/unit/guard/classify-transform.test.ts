@@ -105,7 +105,8 @@ describe('transform stage: canary and labels', () => {
     const a = await transform(ctx);
     const b = await transform(ctx);
     assert.ok(a.canary && b.canary && a.canary !== b.canary, 'fresh per request');
-    const messages = (a.request.body as unknown as { messages: { content: string; data_class?: string }[] }).messages;
+    const messages = (a.request.body as unknown as { messages: { content: string; data_class?: string }[] })
+      .messages;
     assert.match(messages[0]?.content ?? '', new RegExp(`^You are helpful\\.\\n\\n.*${a.canary}`));
     assert.equal('data_class' in (messages[1] ?? {}), false);
     const none = await transform(chat([{ role: 'user', content: 'no system prompt' }]));

@@ -1,0 +1,114 @@
+/**
+ * DATE_TIME: ISO timestamps, numeric dates (validated day/month), written dates, weekdays,
+ * clock times and standalone years 1900–2099. Scores are moderate: dates are weakly sensitive
+ * alone and matter mostly next to other identifiers.
+ */
+import type { Detection, Recognizer } from '../types.js';
+import { contextScore, detection, forEachMatch, words } from './shared.js';
+import type { PiiPattern } from './shared.js';
+
+const MONTH =
+  '(?:January|February|March|April|May|June|July|August|September|October|November|December|' +
+  'Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)';
+const ORD = '(?:st|nd|rd|th)?';
+
+export const DATE_PATTERNS: readonly PiiPattern[] = [
+  {
+    name: 'iso_datetime',
+    regex:
+      /(?<![\w.-])\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w]|-\d)/g,
+  },
+  { name: 'numeric_date', regex: /(?<![\w./-])\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})(?![\w]|[/.-]\d)/g },
+  {
+    name: 'written_date',
+    regex: new RegExp(
+      `(?<![\\w])(?:${MONTH}\\.? \\d{1,2}${ORD}(?:,? \\d{4})?|\\d{1,2}${ORD} (?:of )?${MONTH}(?:,? \\d{4})?|` +
+        `\\d{1,2}-${MONTH}(?:-\\d{2,4})?|${MONTH},? \\d{4})(?![\\w])`,
+      'g',
+    ),
+  },
+  {
+    name: 'weekday',
+    regex:
+      /(?<![\w])(?:[Mm]onday|[Tt]uesday|[Ww]ednesday|[Tt]hursday|[Ff]riday|[Ss]aturday|[Ss]unday)(?![\w])/g,
+  },
+  {
+    name: 'time',
+    regex:
+      /(?<![\w:.+-])\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp]\.?[Mm]\.?)?(?![\w:]|\.\d)|(?<![\w])\d{1,2} ?(?:am|pm|AM|PM)(?![\w])/g,
+  },
+  { name: 'year', regex: /(?<![\w.,/:-])(?:19|20)\d{2}(?![\w]|[.,/-]\d|:[0-9A-Fa-f])/g },
+];
+
+const CONTEXT = words('date', 'dated', 'born', 'birth', 'dob', 'since', 'year', 'until', 'expires', 'expiry');
+const YEAR_LEADS = new Set(['a', 'an', 'the', 'in', 'since', 'of', 'by', 'from', 'year', 'until']);
+
+const SCORES: Readonly<Record<string, number>> = {
+  iso_datetime: 0.85,
+  numeric_date: 0.6,
+  written_date: 0.7,
+  weekday: 0.5,
+  time: 0.5,
+  year: 0.45,
+};
+
+function numericDateOk(raw: string): boolean {
+  const sep = raw[1] === '/' || raw[1] === '.' || raw[1] === '-' ? 1 : 2;
+  const a = Number(raw.slice(0, sep));
+  const b = Number(raw.slice(sep + 1, raw.indexOf(raw[sep] ?? '/', sep + 1)));
+  // month/day/year or day/month/year
+  return (a >= 1 && a <= 12 && b >= 1 && b <= 31) || (b >= 1 && b <= 12 && a >= 1 && a <= 31);
+}
+
+function isCapital(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+
+/** A bare year next to a capitalised word is more often a house number ("2060 Avenida ..."). */
+function yearLooksLikeHouseNumber(text: string, start: number, end: number): boolean {
+  let i = start - 2;
+  while (i >= 0 && text[i] !== ' ' && text[i] !== '\n') i--;
+  const prevWord = start > 0 && text[start - 1] === ' ' ? text.slice(i + 1, start - 1) : '';
+  if (YEAR_LEADS.has(prevWord.toLowerCase())) return false;
+  if (text[end] === ' ' && isCapital(text.charCodeAt(end + 1))) return true;
+  if (prevWord === '') return false;
+  const sentenceStart = i < 0 || '.!?\n'.includes(text[i - 1] ?? '\n');
+  return isCapital(prevWord.charCodeAt(0)) && !sentenceStart && !MONTH_WORDS.has(prevWord);
+}
+
+const MONTH_WORDS = new Set(MONTH.slice(3, -1).split('|'));
+
+function isoOk(raw: string): boolean {
+  const month = Number(raw.slice(5, 7));
+  const day = Number(raw.slice(8, 10));
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+export function createDateTimeRecognizer(): Recognizer {
+  return {
+    name: 'date_time',
+    types: ['DATE_TIME'],
+    detect(text: string): Detection[] {
+      const found: Detection[] = [];
+      for (const { name, regex } of DATE_PATTERNS) {
+        forEachMatch(regex, text, (m) => {
+          if (name === 'numeric_date' && !numericDateOk(m[0])) return;
+          if (name === 'iso_datetime' && !isoOk(m[0])) return;
+          const s = m.index;
+          const e = s + m[0].length;
+          const base = name === 'year' && yearLooksLikeHouseNumber(text, s, e) ? 0.2 : (SCORES[name] ?? 0.5);
+          found.push(detection('DATE_TIME', s, e, contextScore(text, s, e, base, CONTEXT), 'date_time'));
+        });
+      }
+      // keep the longest of overlapping spans
+      found.sort((x, y) => x.start - y.start || y.end - x.end);
+      const out: Detection[] = [];
+      for (const d of found) {
+        const last = out[out.length - 1];
+        if (last && d.start < last.end) continue;
+        out.push(d);
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/** Helpers shared by the PII recognizers: detections, context words, safe regex scanning. */
+import type { Detection } from '../types.js';
+
+/** A built-in pattern, exported so tests can prove it safe from catastrophic backtracking. */
+export interface PiiPattern {
+  readonly name: string;
+  readonly regex: RegExp;
+}
+
+/** How far before (and after) a match context words are looked for, in UTF-16 units. */
+export const CONTEXT_BEFORE = 48;
+export const CONTEXT_AFTER = 24;
+/** Added to a base score when a context word is near (Presidio's default boost). */
+export const CONTEXT_BOOST = 0.35;
+
+export function detection(
+  type: string,
+  start: number,
+  end: number,
+  score: number,
+  recognizer: string,
+): Detection {
+  return { type, start, end, score: Math.min(1, Math.max(0, score)), recognizer };
+}
+
+function isWordChar(code: number): boolean {
+  return (
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    code === 95 ||
+    code > 127
+  );
+}
+
+/** True when the UTF-16 unit at `i` is a letter, digit, `_` or non-ASCII (outside the text → false). */
+export function wordCharAt(text: string, i: number): boolean {
+  return i >= 0 && i < text.length && isWordChar(text.charCodeAt(i));
+}
+
+/**
+ * True when one of `words` (lower-case, single words) appears within the window around
+ * [start, end). Linear in the window, independent of the text length.
+ */
+export function hasContext(text: string, start: number, end: number, words: ReadonlySet<string>): boolean {
+  if (words.size === 0) return false;
+  const before = text.slice(Math.max(0, start - CONTEXT_BEFORE), start).toLowerCase();
+  const after = text.slice(end, end + CONTEXT_AFTER).toLowerCase();
+  for (const chunk of [before, after]) {
+    let word = '';
+    for (let i = 0; i <= chunk.length; i++) {
+      const code = i < chunk.length ? chunk.charCodeAt(i) : 32;
+      if ((code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code > 127) {
+        word += chunk[i];
+      } else if (word) {
+        if (words.has(word)) return true;
+        word = '';
+      }
+    }
+  }
+  return false;
+}
+
+/** Scores `base`, raised by the context boost when a context word is near. */
+export function contextScore(
+  text: string,
+  start: number,
+  end: number,
+  base: number,
+  words: ReadonlySet<string>,
+): number {
+  return hasContext(text, start, end, words) ? Math.min(1, base + CONTEXT_BOOST) : base;
+}
+
+/** Runs a global (`g`) regex over the text with an exec loop. */
+export function forEachMatch(regex: RegExp, text: string, fn: (match: RegExpExecArray) => void): void {
+  const re = new RegExp(regex.source, regex.flags.includes('g') ? regex.flags : regex.flags + 'g');
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    if (m[0].length === 0) re.lastIndex++;
+    else fn(m);
+  }
+}
+
+/** Only the digits of a string. */
+export function digitsOf(s: string): string {
+  let out = '';
+  for (const ch of s) if (ch >= '0' && ch <= '9') out += ch;
+  return out;
+}
+
+/** Luhn (mod 10) check over a digit string. */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return digits.length > 0 && sum % 10 === 0;
+}
+
+export function words(...list: string[]): ReadonlySet<string> {
+  return new Set(list);
+}
