@@ -2,6 +2,7 @@ import { APIKEY_USAGE, apikeyCommand } from './apikey.js';
 import { UsageError } from './args.js';
 import { CA_USAGE, caCommand } from './ca.js';
 import { CONFIG_USAGE, configCommand } from './config-check.js';
+import { GUARD_USAGE, guardCommand } from './guard.js';
 import { KEYS_USAGE, keysCommand } from './keys.js';
 import { POLICY_USAGE, policyCommand } from './policy.js';
 import { REVOKE_USAGE, revokeCommand } from './revoke.js';
@@ -19,6 +20,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   apikey: apikeyCommand,
   revoke: revokeCommand,
   policy: policyCommand,
+  guard: guardCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -40,6 +42,8 @@ ${APIKEY_USAGE}
 ${REVOKE_USAGE}
 
 ${POLICY_USAGE}
+
+${GUARD_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */
