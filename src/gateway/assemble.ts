@@ -2,16 +2,14 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import {
   homePaths,
-  resolveSecret,
   writeRunState,
   type HomePaths,
   type IssuerConfig,
-  type UpstreamConfig,
   type ZtgateConfig,
 } from '../config/index.js';
 import type { Stages, UpstreamConnector } from '../core/index.js';
 import { EncryptedObjects, type KeyManager } from '../keys/index.js';
-import { openMesh, type Mesh } from '../mesh/index.js';
+import { openMesh } from '../mesh/index.js';
 import {
   createInspector,
   createOutputScanner,
@@ -30,11 +28,12 @@ import { createAdminPlane, type ReadinessCheck } from './admin.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
-import { openKeyService, startKeyRotation, type KeyService } from './key-service.js';
+import { openKeyService, startKeyRotation } from './key-service.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
 import { createAdminAuthorization } from './admin-auth.js';
 import { registerAdminPolicy } from './admin-policy.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
+import { connectorFor } from './upstream-connectors.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -73,43 +72,6 @@ function urlOf(address: AddressInfo | string | null, host: string, tls = false):
   if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
   const shown = host.includes(':') ? `[${host}]` : host;
   return `${tls ? 'https' : 'http'}://${shown}:${address.port}`;
-}
-
-async function connectorFor(
-  id: string,
-  upstream: UpstreamConfig,
-  home: string,
-  env: Readonly<Record<string, string | undefined>>,
-  keys: KeyService,
-  mesh: Mesh | undefined,
-): Promise<UpstreamConnector> {
-  const apiKey = upstream.apiKey
-    ? await resolveSecret(upstream.apiKey, `upstreams.${id}.apiKey`, home, env, keys.unseal)
-    : undefined;
-  const caPem = upstream.ca
-    ? await resolveSecret(upstream.ca, `upstreams.${id}.ca`, home, env, keys.unseal)
-    : undefined;
-  return createConnector(upstream.kind, id, {
-    baseUrl: upstream.baseUrl,
-    ...(apiKey === undefined ? {} : { apiKey }),
-    ...(caPem === undefined ? {} : { caPem }),
-    authHeader: upstream.authHeader,
-    extraHeaders: upstream.extraHeaders,
-    connectTimeoutMs: upstream.timeouts.connectMs,
-    headersTimeoutMs: upstream.timeouts.headersMs,
-    bodyTimeoutMs: upstream.timeouts.bodyMs,
-    totalTimeoutMs: upstream.timeouts.totalMs,
-    retries: upstream.retries,
-    maxConnections: upstream.maxConnections,
-    ...(upstream.mtls && mesh
-      ? {
-          connect: mesh.client({
-            spiffeIds: upstream.mtls.spiffeIds,
-            connectTimeoutMs: upstream.timeouts.connectMs,
-          }),
-        }
-      : {}),
-  });
 }
 
 /**
