@@ -89,6 +89,23 @@ describe('inspect stage', () => {
     assert.equal(r.dataClass, 'confidential');
   });
 
+  it('scans each text once across turns (the conversation is resent), with the same findings', async () => {
+    let scans = 0;
+    const counting: Detectors = { ...detectors, scan: (text) => (scans++, detectors.scan(text)) };
+    const again = createInspector({
+      detectors: counting,
+      baseClass: 'internal',
+      rules: BUILTIN_CLASS_RULES,
+      labels: true,
+    });
+    const turn1 = [{ role: 'user', content: 'card 4111-1111-1111-1111' }];
+    const turn2 = [...turn1, { role: 'assistant', content: 'noted' }, { role: 'user', content: 'thanks' }];
+    const first = await again(chat(turn1));
+    const second = await again(chat(turn2));
+    assert.equal(scans, 3, 'the first message is not scanned again');
+    assert.deepEqual(second.findings.slice(0, first.findings.length), first.findings);
+  });
+
   it('is empty and keeps the base class for plain text', async () => {
     const r = await inspect(chat([{ role: 'user', content: 'hello', data_class: 'public' }]));
     assert.deepEqual(r, { findings: [], dataClass: 'internal' });
