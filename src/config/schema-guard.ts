@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from './schema-primitives.js';
 
 /** The `guard` section: detectors, classification and output scanning (docs/GUARD.md). */
 
@@ -61,6 +62,15 @@ export const guard = z
         rules: z.array(classRule).max(100).default([]),
         /** Honour a `data_class` label on a message (it can raise the class, never lower it). */
         labels: z.boolean().default(true),
+      })
+      .prefault({}),
+    pseudonyms: z
+      .strictObject({
+        /**
+         * Keep a named conversation's pseudonyms (header X-Ztgate-Conversation) this long after
+         * its last turn, encrypted on the StateBus; unset: per request only.
+         */
+        conversationTtl: duration.optional(),
       })
       .prefault({}),
     output: z

@@ -15,6 +15,7 @@ import {
   createOutputScanner,
   createTransformer,
   BUILTIN_CLASS_RULES,
+  busConversationStore,
   createDetectors,
   openPseudonymKeys,
   TRANSFORM_OBLIGATIONS,
@@ -246,7 +247,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         labels: config.guard.classification.labels,
       }),
       decide: policy.decide,
-      transform: createTransformer({ keys: pseudonymKeys, canary: config.guard.output.canary }),
+      transform: createTransformer({
+        keys: pseudonymKeys,
+        canary: config.guard.output.canary,
+        ...(config.guard.pseudonyms.conversationTtl
+          ? { conversations: busConversationStore(bus, keys, config.guard.pseudonyms.conversationTtl) }
+          : {}),
+      }),
       route: createRouter(models, connectors),
       scanOutput: createOutputScanner({
         policy: {

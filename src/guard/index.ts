@@ -4,3 +4,4 @@ export { BUILTIN_CLASS_RULES, classify } from './classify.js';
 export { createTransformer, TRANSFORM_OBLIGATIONS } from './transform.js';
 export { createOutputScanner } from './output-scan.js';
 export { openPseudonymKeys } from './pseudonym-keys.js';
+export { busConversationStore, type ConversationStore } from './conversations.js';

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Finding, TextRestorer } from '../core/index.js';
+import type { ConversationMapping } from './conversations.js';
 import { mask } from './masking.js';
 import { reveals, type ReplacementMethod, type ReplacementPlan } from './replacement-plan.js';
 
@@ -15,6 +16,10 @@ export interface Replaced {
   readonly texts: string[];
   readonly counts: ReadonlyMap<ReplacementMethod, number>;
   readonly restorer: TextRestorer;
+  /** The conversation's mapping after this request (the prior one plus new values). */
+  readonly mapping: ConversationMapping;
+  /** New values were added to the mapping (it needs saving). */
+  readonly grew: boolean;
 }
 
 const TYPE = /^[A-Z][A-Z0-9_]{0,40}$/;
@@ -51,8 +56,8 @@ function plannedSpans(findings: readonly Finding[], plan: ReplacementPlan, texts
   return kept;
 }
 
-/** Indexes already used by placeholders in the request (history sent back by the client). */
-function usedIndexes(texts: readonly string[]): Map<string, number> {
+/** Indexes already used by placeholders in the request (history sent back by the client) or the conversation. */
+function usedIndexes(texts: Iterable<string>): Map<string, number> {
   const used = new Map<string, number>();
   for (const t of texts)
     for (const m of t.matchAll(PLACEHOLDER)) {
@@ -77,11 +82,13 @@ export function replaceFindings(
   findings: readonly Finding[],
   plan: ReplacementPlan,
   keys: PseudonymKeys,
+  prior?: ConversationMapping,
 ): Replaced {
   const spans = plannedSpans(findings, plan, texts);
-  const counters = usedIndexes(texts);
-  const byIdentity = new Map<string, string>();
-  const values = new Map<string, { type: string; value: string }>();
+  const counters = usedIndexes([...texts, ...(prior ? prior.values.keys() : [])]);
+  const byIdentity = new Map<string, string>(prior?.byIdentity);
+  const values = new Map<string, { type: string; value: string }>(prior?.values);
+  const priorSize = byIdentity.size;
   const counts = new Map<ReplacementMethod, number>();
   const out = [...texts];
   // Right to left within each slot so earlier offsets stay valid.
@@ -133,7 +140,13 @@ export function replaceFindings(
     out[s.slot] = text.slice(0, s.start) + placeholder + text.slice(s.end);
     counts.set('pseudonymize', (counts.get('pseudonymize') ?? 0) + 1);
   }
-  return { texts: out, counts, restorer: restorerOf(values, plan) };
+  return {
+    texts: out,
+    counts,
+    restorer: restorerOf(values, plan),
+    mapping: { byIdentity, values },
+    grew: byIdentity.size > priorSize,
+  };
 }
 
 function restorerOf(

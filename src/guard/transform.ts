@@ -6,6 +6,7 @@ import type {
   TransformStage,
   Transformation,
 } from '../core/index.js';
+import type { ConversationStore } from './conversations.js';
 import { replaceFindings, type PseudonymKeys } from './pseudonyms.js';
 import { replacementPlan } from './replacement-plan.js';
 import { textSlots, withTextSlots } from './text-slots.js';
@@ -29,6 +30,8 @@ export interface TransformerOptions {
   readonly keys?: (conversationId: string) => Promise<PseudonymKeys>;
   /** Plant a per-request canary in the system prompt (guard.output.canary). */
   readonly canary?: boolean;
+  /** Keeps pseudonyms across the turns of a named conversation (guard.pseudonyms.conversationTtl). */
+  readonly conversations?: ConversationStore;
 }
 
 /** The type of the canary finding the output scanner blocks on. */
@@ -89,9 +92,12 @@ function capTokens(request: ModelRequest, cap: number | undefined): ModelRequest
   };
 }
 
-function conversationOf(ctx: Readonly<RequestContext>): string {
+/** The conversation the client named (scoped to the principal), or this request alone. */
+function conversationOf(ctx: Readonly<RequestContext>): { id: string; named: boolean } {
   const header = ctx.credentials.headers[CONVERSATION_HEADER];
-  return typeof header === 'string' && CONVERSATION_ID.test(header) ? `c:${header}` : `r:${ctx.id}`;
+  if (typeof header === 'string' && CONVERSATION_ID.test(header))
+    return { id: `c:${ctx.principal?.id ?? ''}\0${header}`, named: true };
+  return { id: `r:${ctx.id}`, named: false };
 }
 
 /**
@@ -107,10 +113,21 @@ export function createTransformer(options: TransformerOptions = {}): TransformSt
     let request = stripLabels(ctx.request);
     const plan = replacementPlan(obligations);
     let restorer;
-    if (plan.methods.size > 0 && ctx.findings.some((f) => f.location && plan.methods.has(f.type))) {
+    const conversation = conversationOf(ctx);
+    const remembered = conversation.named && options.conversations !== undefined;
+    // A named, remembered conversation is looked up even without findings: placeholders of its
+    // earlier turns may come back in this answer.
+    if (
+      plan.methods.size > 0 &&
+      (remembered || ctx.findings.some((f) => f.location && plan.methods.has(f.type)))
+    ) {
       if (!options.keys) throw new Error('replacement obligations need pseudonym keys');
       const texts = textSlots(request);
-      const replaced = replaceFindings(texts, ctx.findings, plan, await options.keys(conversationOf(ctx)));
+      const keys = await options.keys(conversation.id);
+      const store = remembered ? options.conversations : undefined;
+      const prior = store ? await store.load(keys.conversation) : undefined;
+      const replaced = replaceFindings(texts, ctx.findings, plan, keys, prior);
+      if (store && replaced.grew) await store.save(keys.conversation, replaced.mapping);
       request = withTextSlots(request, replaced.texts);
       for (const [method, count] of replaced.counts)
         transformations.push({ stage: 'transform', kind: method, count });

@@ -44,7 +44,7 @@ describe('pseudonymisation in the gateway', () => {
     bundle = await mkdtemp(join(tmpdir(), 'ztgate-pseudo-'));
     await writeFile(join(bundle, 'policies.cedar'), POLICIES);
     t = await startTestGateway({
-      yaml: `policy: { bundle: "${bundle}", watch: false }`,
+      yaml: `policy: { bundle: "${bundle}", watch: false }\nguard: { pseudonyms: { conversationTtl: 1h } }`,
       stageOverrides: { inspect },
     });
     clinician = await t.token('carol', ['clinician']);
@@ -54,6 +54,54 @@ describe('pseudonymisation in the gateway', () => {
     await t?.close();
     await rm(bundle, { recursive: true, force: true });
   });
+
+  const say = async (token: string, content: string, conversation?: string): Promise<string> => {
+    const res = await fetch(`${t.gw.dataUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        ...(conversation ? { 'x-ztgate-conversation': conversation } : {}),
+      },
+      body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content }] }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    return (
+      (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0]?.message.content ?? ''
+    );
+  };
+
+  it('a named conversation keeps its pseudonyms across turns, even when the history is trimmed', async () => {
+    const first = await say(clerk, 'About Person-1 Example.', 'case-77');
+    assert.match(first, /About \[PERSON_1\]\./);
+    // Turn 2 sends only the new message: the stored mapping keeps Person-1 as [PERSON_1].
+    const second = await say(clerk, 'Compare Person-2 Example with Person-1 Example.', 'case-77');
+    assert.match(second, /Compare \[PERSON_2\] with \[PERSON_1\]\./);
+    // Another conversation, or another caller with the same conversation name, starts afresh.
+    assert.match(await say(clerk, 'Compare Person-2 Example.', 'case-78'), /Compare \[PERSON_1\]\./);
+    assert.match(
+      await say(clinician, 'Compare Person-2 Example with [PERSON_1].', 'case-77'),
+      /Compare Person-2 Example with \[PERSON_1\]\./,
+    );
+    // A caller with reveal gets the values of its own conversation's placeholders back.
+    await say(clinician, 'About Person-5 Example.', 'case-90');
+    assert.match(
+      await say(clinician, 'Remind me about [PERSON_1].', 'case-90'),
+      /Remind me about Person-5 Example\./,
+    );
+  });
+
+  const releasedFor = async (principalSuffix: string) => {
+    const rows = [];
+    for (let afterSeq = 0; ;) {
+      const page = await t.gw.store.audit.list({ afterSeq, limit: 1000 });
+      if (page.length === 0) break;
+      rows.push(...page.map((r) => r.entry));
+      afterSeq = page.at(-1)?.seq ?? afterSeq;
+    }
+    return rows.filter((e) => e.phase === 'release' && e.principalId?.endsWith(principalSuffix));
+  };
 
   const ask = async (token: string, n: number, stream: boolean): Promise<string> => {
     const res = await fetch(`${t.gw.dataUrl}/v1/chat/completions`, {
@@ -94,6 +142,7 @@ describe('pseudonymisation in the gateway', () => {
 
   it('1,000 concurrent requests, whole and streamed: each answer holds only its own name', async () => {
     const N = 1000;
+    const servedBefore = (await releasedFor('#carol')).length;
     const answers = await Promise.all(
       Array.from({ length: N }, (_, n) => ask(clinician, n, n % 2 === 1).then((a) => [n, a] as const)),
     );
@@ -107,14 +156,8 @@ describe('pseudonymisation in the gateway', () => {
       assert.deepEqual([...new Set(names)], [n], `request ${n} saw ${names.join(',')}`);
       assert.doesNotMatch(answer, /\[PERSON_/);
     }
-    const rows = [];
-    for (let afterSeq = 0; ;) {
-      const page = await t.gw.store.audit.list({ afterSeq, limit: 1000 });
-      if (page.length === 0) break;
-      rows.push(...page.map((r) => r.entry));
-      afterSeq = page.at(-1)?.seq ?? afterSeq;
-    }
-    const served = rows.filter((e) => e.phase === 'release' && e.principalId?.endsWith('#carol'));
+    const served = (await releasedFor('#carol')).slice(servedBefore);
+    assert.equal(new Set(served.map((e) => e.requestId)).size, served.length, 'one release row per request');
     assert.equal(served.length, N);
     assert.ok(served.every((e) => e.transformations.includes('transform:pseudonymizex2')));
   });
