@@ -30,6 +30,7 @@ export interface OutputScannerOptions {
 }
 
 const DEFAULT_HOLD_BACK = 64;
+const REPLACEMENT_KINDS = new Set(['redact', 'pseudonymize', 'hash', 'mask']);
 const NO_POLICY: AnswerPolicy = { scan: () => [], redact: new Set(), block: new Set() };
 
 interface Tally {
@@ -46,10 +47,23 @@ function transformationsOf(t: Tally): Transformation[] {
   return out;
 }
 
-/** The answer policy of one request: the configured one, plus its canary when it has one. */
-function policyFor(policy: AnswerPolicy | undefined, canary: string | undefined): AnswerPolicy | undefined {
-  if (!canary) return policy;
+/**
+ * The answer policy of one request: the configured one; plus the types the decision's
+ * replacement obligations protect (what policy keeps from the model it also keeps from the
+ * caller when the model produces it by itself: the prompt's own values are placeholders by
+ * then, restored only afterwards); plus the request's canary.
+ */
+function policyFor(
+  policy: AnswerPolicy | undefined,
+  ctx: Readonly<RequestContext>,
+): AnswerPolicy | undefined {
+  const protectedTypes = (ctx.decision?.obligations ?? [])
+    .filter((o) => REPLACEMENT_KINDS.has(o.kind))
+    .flatMap((o) => o.value.split(','));
+  const canary = ctx.canary;
+  if (!canary && protectedTypes.length === 0) return policy;
   const base = policy ?? NO_POLICY;
+  if (!canary) return { ...base, redact: new Set([...base.redact, ...protectedTypes]) };
   return {
     scan: (text) => {
       const out = [...base.scan(text)];
@@ -57,7 +71,7 @@ function policyFor(policy: AnswerPolicy | undefined, canary: string | undefined)
         out.push({ type: CANARY_TYPE, start: at, end: at + canary.length, score: 1, recognizer: 'canary' });
       return out;
     },
-    redact: base.redact,
+    redact: new Set([...base.redact, ...protectedTypes]),
     block: new Set([...base.block, CANARY_TYPE]),
   };
 }
@@ -82,7 +96,7 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
   const authorizeTool = options.authorizeTool;
   return {
     async scan(ctx, response) {
-      const policy = policyFor(options.policy, ctx.canary);
+      const policy = policyFor(options.policy, ctx);
       if (response.route !== 'chat.completions' || (!policy && !ctx.restorer && !authorizeTool))
         return { response, findings: [], transformations: [] };
       const findings: Finding[] = [];
@@ -139,7 +153,7 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
       };
     },
     openStream(ctx): StreamScanner {
-      const policy = policyFor(options.policy, ctx.canary);
+      const policy = policyFor(options.policy, ctx);
       if (!policy && !ctx.restorer && !authorizeTool) return passThrough();
       return new ScannedStream(ctx, policy ?? NO_POLICY, policy ? holdBack : 0, authorizeTool);
     },

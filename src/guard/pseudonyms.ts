@@ -22,9 +22,9 @@ export interface Replaced {
   readonly grew: boolean;
 }
 
-const TYPE = /^[A-Z][A-Z0-9_]{0,40}$/;
+export const TYPE = /^[A-Z][A-Z0-9_]{0,40}$/;
 /** Bounded quantifiers: each `[` costs at most ~50 steps, so a scan is linear. */
-const PLACEHOLDER = /\[([A-Z][A-Z0-9_]{0,40})_([1-9][0-9]{0,5})\]/g;
+export const PLACEHOLDER = /\[([A-Z][A-Z0-9_]{0,40})_([1-9][0-9]{0,5})\]/g;
 const MAX_PLACEHOLDER = 50;
 
 interface Span {

@@ -23,7 +23,7 @@ export const TRANSFORM_OBLIGATIONS = [
 
 /** The header a client sets to keep pseudonyms stable across the turns of one conversation. */
 export const CONVERSATION_HEADER = 'x-ztgate-conversation';
-const CONVERSATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const CONVERSATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface TransformerOptions {
   /** The keys for a conversation (its id, or the request id when the client names none). */

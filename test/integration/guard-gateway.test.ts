@@ -22,6 +22,23 @@ function scriptedUpstream() {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
       received.push(body);
       const base = { id: 'c1', created: 1, model: String(body.model) };
+      if (body.model === 'chatty') {
+        // Produces personal data of its own: an address that was never in the prompt.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(
+          JSON.stringify({
+            ...base,
+            object: 'chat.completion',
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: 'Write to ops-lead@vendor.example for access.' },
+                finish_reason: 'stop',
+              },
+            ],
+          }),
+        );
+      }
       if (body.model === 'parrot') {
         // Repeats its system prompt: a leak.
         const messages = body.messages as { role: string; content: string }[];
@@ -90,7 +107,9 @@ const POLICIES = `
 permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"demo");
 @id("plain-chat")
 permit (principal, action == Ztgate::Action::"chat", resource is Ztgate::Model)
-when { resource != Ztgate::Model::"demo" };
+when { resource != Ztgate::Model::"demo" && resource != Ztgate::Model::"chatty" };
+@id("chatty-chat") @obligation("pseudonymize:EMAIL_ADDRESS")
+permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"chatty");
 @id("safe-tools")
 permit (principal, action == Ztgate::Action::"invoke_tool", resource is Ztgate::Tool)
 when { resource has risk && resource.risk == "low" };
@@ -123,6 +142,7 @@ upstreams:
 models:
   - { id: tools, upstream: scripted, upstreamModel: tools, attributes: { runtimeKind: on_prem } }
   - { id: leaky, upstream: scripted, upstreamModel: leaky, attributes: { runtimeKind: on_prem } }
+  - { id: chatty, upstream: scripted, upstreamModel: chatty, attributes: { runtimeKind: on_prem } }
   - { id: parrot, upstream: scripted, upstreamModel: parrot, attributes: { runtimeKind: on_prem } }
   - { id: cloud, upstream: scripted, upstreamModel: tools, attributes: { runtimeKind: cloud, dataClasses: [public, internal, confidential, restricted] } }
 `,
@@ -159,6 +179,13 @@ models:
     assert.ok(entry?.transformations.includes('transform:redactx1'));
     assert.ok(entry?.transformations.includes('scan_output:restorex1'));
     assert.doesNotMatch(JSON.stringify(rows), /jane\.doe@example|4111 1111/, 'the audit holds no values');
+  });
+
+  it('personal data the model produces of a type policy protects is redacted in the answer', async () => {
+    const res = await ask('chatty', [{ role: 'user', content: 'who grants access?' }]);
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    assert.equal(res.status, 200);
+    assert.equal(body.choices[0]?.message.content, 'Write to [EMAIL_ADDRESS] for access.');
   });
 
   it('a secret in the prompt is refused before anything is sent', async () => {
