@@ -86,7 +86,16 @@ const ADVERSARIAL = fill(
 
 const config = configSchema.parse({});
 const detectors = createDetectors(config.guard);
+// No result cache: every call scans the prompt as a text never seen before.
 const inspect = createInspector({
+  detectors,
+  baseClass: 'internal',
+  rules: BUILTIN_CLASS_RULES,
+  labels: true,
+  cacheEntries: 0,
+});
+// The default cache: a text seen before (an earlier turn resent by a chat client) is not rescanned.
+const inspectCached = createInspector({
   detectors,
   baseClass: 'internal',
   rules: BUILTIN_CLASS_RULES,
@@ -143,10 +152,12 @@ const inspectNoInjection = createInspector({
   baseClass: 'internal',
   rules: BUILTIN_CLASS_RULES,
   labels: true,
+  cacheEntries: 0,
 });
 const inspection = await inspect(ctx);
 const whole = await time(() => inspect(ctx));
 const withoutInjection = await time(() => inspectNoInjection(ctx));
+const seenBefore = await time(() => inspectCached(ctx));
 const perDetector: [string, Timing][] = [];
 for (const r of detectors.recognizers) perDetector.push([r.name, await time(() => r.detect(PROMPT))]);
 const injection = detectors.injection;
@@ -186,6 +197,9 @@ console.log(
 );
 console.log(
   `| inspect stage without injection | ${us(withoutInjection.p50)} | ${us(withoutInjection.p99)} | ${withoutInjection.perSec.toFixed(0)} |`,
+);
+console.log(
+  `| inspect stage, a text seen before (cache hit) | ${us(seenBefore.p50)} | ${us(seenBefore.p99)} | ${seenBefore.perSec.toFixed(0)} |`,
 );
 for (const [name, t] of perDetector)
   console.log(`| ${name} | ${us(t.p50)} | ${us(t.p99)} | ${t.perSec.toFixed(0)} |`);

@@ -11,6 +11,8 @@ export interface InspectorOptions {
   readonly baseClass: DataClass;
   readonly rules: readonly ClassRule[];
   readonly labels: boolean;
+  /** Texts whose results are remembered (default 4096; 0: none, every text is scanned). */
+  readonly cacheEntries?: number;
 }
 
 /**
@@ -52,10 +54,11 @@ const UNTRUSTED_ROLES = new Set(['user', 'tool', 'function', 'input']);
 export function createInspector(options?: InspectorOptions): InspectStage {
   if (!options) return async () => ({ findings: [] });
   const { detectors } = options;
-  const cache = new ScanCache(CACHE_ENTRIES);
+  const cacheEntries = options.cacheEntries ?? CACHE_ENTRIES;
+  const cache = new ScanCache(cacheEntries);
   const scanOnce = (text: string, untrusted: boolean) => {
     const key =
-      text.length <= CACHE_MAX_TEXT
+      cacheEntries > 0 && text.length <= CACHE_MAX_TEXT
         ? `${untrusted ? 'u' : 't'}${createHash('sha256').update(text).digest('base64')}`
         : undefined;
     const hit = key ? cache.get(key) : undefined;

@@ -93,8 +93,39 @@ export function normalizeForDetection(text: string): string {
   return normalizeWithStats(text).text;
 }
 
+const NO_STATS: NormalizationStats = Object.freeze({ invisible: 0, homoglyphs: 0 });
+
+/**
+ * True when an ASCII text needs no whitespace folding beyond lower-casing: no whitespace other
+ * than single spaces, none at either end.
+ */
+function asciiSpacesClean(text: string): boolean {
+  const n = text.length;
+  if (n > 0 && (text.charCodeAt(0) === 32 || text.charCodeAt(n - 1) === 32)) return false;
+  let prevSpace = false;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32) {
+      if (prevSpace) return false;
+      prevSpace = true;
+    } else {
+      // \t \n \v \f \r
+      if (c >= 9 && c <= 13) return false;
+      prevSpace = false;
+    }
+  }
+  return true;
+}
+
 /** {@link normalizeForDetection} plus how much it had to undo. */
 export function normalizeWithStats(text: string): { text: string; stats: NormalizationStats } {
+  // Fast path: ASCII has no invisible characters, compatibility forms, diacritics, homoglyphs or
+  // typographic quotes, so only lower-casing and whitespace folding apply.
+  if (isAscii(text)) {
+    const lower = text.toLowerCase();
+    const out = asciiSpacesClean(lower) ? lower : lower.replace(WHITESPACE, ' ').trim();
+    return { text: out, stats: NO_STATS };
+  }
   const visible = stripInvisible(text);
   const invisible = text.length - visible.length;
   // Unicode normalisation is the identity on ASCII; skipping it keeps large ASCII inputs cheap.
@@ -146,6 +177,68 @@ function commonWordCount(text: string): number {
   return n;
 }
 
+// Common words keyed by an FNV-1a hash of their letters, for the allocation-free ASCII count.
+const wordHash = (h: number, c: number): number => Math.imul(h ^ c, 0x01000193);
+const COMMON_BY_HASH: ReadonlyMap<number, string> = new Map(
+  [...COMMON_WORDS].map((w) => [
+    [...w].reduce((h, ch) => wordHash(h, ch.charCodeAt(0)), 0x811c9dc5) >>> 0,
+    w,
+  ]),
+);
+const MAX_COMMON_WORD = Math.max(...[...COMMON_WORDS].map((w) => w.length));
+/** A 4,096-slot filter on the low hash bits: most words miss it and skip the map lookup. */
+const COMMON_FILTER = new Uint8Array(4096);
+for (const h of COMMON_BY_HASH.keys()) COMMON_FILTER[h & 4095] = 1;
+
+/**
+ * Counts of common words in an ASCII text and in its rot13 (letters case-folded), as
+ * `commonWordCount(text)` and `commonWordCount(rot13(text))` would give, without building
+ * either string. `out[0]` is the plain count, `out[1]` the rotated one.
+ */
+function asciiCommonWordCounts(text: string, out: [number, number]): void {
+  out[0] = 0;
+  out[1] = 0;
+  const n = text.length;
+  for (let i = 0; i < n;) {
+    let c = text.charCodeAt(i) | 0x20;
+    if (c < 97 || c > 122) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let h = 0x811c9dc5;
+    let r = 0x811c9dc5;
+    do {
+      h = wordHash(h, c);
+      r = wordHash(r, ((c - 84) % 26) + 97);
+      c = ++i < n ? text.charCodeAt(i) | 0x20 : 0;
+    } while (c >= 97 && c <= 122);
+    if (i - start > MAX_COMMON_WORD) continue;
+    if (COMMON_FILTER[h & 4095] === 1 && sameLetters(text, start, i, COMMON_BY_HASH.get(h >>> 0), false)) {
+      out[0]++;
+    }
+    if (COMMON_FILTER[r & 4095] === 1 && sameLetters(text, start, i, COMMON_BY_HASH.get(r >>> 0), true)) {
+      out[1]++;
+    }
+  }
+}
+
+/** Whether text[start, end) (case-folded, rot13 when `rotated`) spells `word`. */
+function sameLetters(
+  text: string,
+  start: number,
+  end: number,
+  word: string | undefined,
+  rotated: boolean,
+): boolean {
+  if (word === undefined || word.length !== end - start) return false;
+  for (let k = 0; k < word.length; k++) {
+    const c = text.charCodeAt(start + k) | 0x20;
+    if ((rotated ? ((c - 84) % 26) + 97 : c) !== word.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
 function rot13(text: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
@@ -155,6 +248,99 @@ function rot13(text: string): string {
     else out += text[i];
   }
   return out;
+}
+
+/** Char classes by code: 1 base64 alphabet `[A-Za-z0-9+/_-]`, 2 hex-run separator `[ :,]`, 4 hex digit. */
+const CHAR_CLASS = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') {
+  CHAR_CLASS[ch.charCodeAt(0)] = 1;
+}
+for (const ch of ' :,') CHAR_CLASS[ch.charCodeAt(0)] = 2;
+for (const ch of '0123456789abcdefABCDEF') CHAR_CLASS[ch.charCodeAt(0)] = 5;
+const BASE64_CHAR = 1;
+const HEX_DIGIT = 4;
+const HEX_RUN_CHAR = 6;
+
+const MAY_BASE64 = 1;
+const MAY_HEX = 2;
+const MAY_ESCAPED_HEX = 4;
+
+/**
+ * One pass over the char codes that tells which payload passes can find anything: a base64
+ * run of ≥ 16 characters, a run of `[0-9a-fA-F :,]` with ≥ 16 hex digits, eight `\x`.
+ * Ordinary prose has none of them, so those passes (and their regexes) are skipped.
+ */
+function payloadCandidates(text: string): number {
+  let flags = 0;
+  let base64Run = 0;
+  let hexDigits = 0;
+  let escapes = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    const cls = c < 128 ? (CHAR_CLASS[c] as number) : 0;
+    if ((cls & BASE64_CHAR) !== 0) {
+      if (++base64Run >= 16) flags |= MAY_BASE64;
+    } else base64Run = 0;
+    if ((cls & HEX_RUN_CHAR) !== 0) {
+      if ((cls & HEX_DIGIT) !== 0 && ++hexDigits >= 16) flags |= MAY_HEX;
+    } else hexDigits = 0;
+    if (c === 92 && i + 1 < n && text.charCodeAt(i + 1) === 120 && ++escapes >= 8) flags |= MAY_ESCAPED_HEX;
+  }
+  return flags;
+}
+
+/**
+ * The base64 runs `BASE64_RUN` matches (a maximal run of ≥ 16 alphabet characters, then up to
+ * two `=`), found by one scan of char codes.
+ */
+function base64Runs(text: string, visit: (run: string) => boolean): boolean {
+  const n = text.length;
+  for (let i = 0; i < n;) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || ((CHAR_CLASS[c] as number) & BASE64_CHAR) === 0) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (++i < n) {
+      const d = text.charCodeAt(i);
+      if (d >= 128 || ((CHAR_CLASS[d] as number) & BASE64_CHAR) === 0) break;
+    }
+    if (i - start < 16) continue;
+    let end = i;
+    while (end < n && end - i < 2 && text.charCodeAt(end) === 61) end++;
+    if (!visit(text.slice(start, end))) return false;
+    i = end;
+  }
+  return true;
+}
+
+/**
+ * The hex runs `HEX_RUN` matches. A match is made of `[0-9a-fA-F :,]` and holds ≥ 16 hex
+ * digits, so it lies inside a maximal run of those characters with ≥ 16 hex digits; the regex
+ * runs only on such runs (most text has none).
+ */
+function hexRuns(text: string, visit: (run: string) => boolean): boolean {
+  const n = text.length;
+  for (let i = 0; i < n;) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || ((CHAR_CLASS[c] as number) & HEX_RUN_CHAR) === 0) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let digits = 0;
+    for (; i < n; i++) {
+      const d = text.charCodeAt(i);
+      const cls = d < 128 ? (CHAR_CLASS[d] as number) : 0;
+      if ((cls & HEX_RUN_CHAR) === 0) break;
+      if ((cls & HEX_DIGIT) !== 0) digits++;
+    }
+    if (digits < 16) continue;
+    for (const m of text.slice(start, i).matchAll(HEX_RUN)) if (!visit(m[0])) return false;
+  }
+  return true;
 }
 
 /** Every RegExp this module uses (for the ReDoS check in the tests). */
@@ -198,19 +384,29 @@ export function decodedPayloads(text: string): string[] {
     const limit = encoding === 'base64' ? Math.ceil((budget * 4) / 3 / 4) * 4 + 4 : budget * 2 + 2;
     return Buffer.from(run.slice(0, Math.max(0, limit)), encoding).toString('latin1');
   };
-  for (const m of text.matchAll(BASE64_RUN)) {
-    if (HEX_ONLY.test(m[0])) continue; // left to the hex pass
-    if (!push(decode(m[0], 'base64'))) return out;
+  const candidates = payloadCandidates(text);
+  if ((candidates & MAY_BASE64) !== 0) {
+    if (!base64Runs(text, (run) => HEX_ONLY.test(run) || push(decode(run, 'base64')))) return out;
   }
-  for (const m of text.matchAll(HEX_RUN)) {
-    if (!push(decode(m[0].replace(HEX_SEPARATORS, ''), 'hex'))) return out;
+  if ((candidates & MAY_HEX) !== 0) {
+    if (!hexRuns(text, (run) => push(decode(run.replace(HEX_SEPARATORS, ''), 'hex')))) return out;
   }
-  for (const m of text.matchAll(ESCAPED_HEX_RUN)) {
-    if (!push(decode(m[0].replace(HEX_ESCAPE, ''), 'hex'))) return out;
+  if ((candidates & MAY_ESCAPED_HEX) !== 0) {
+    for (const m of text.matchAll(ESCAPED_HEX_RUN)) {
+      if (!push(decode(m[0].replace(HEX_ESCAPE, ''), 'hex'))) return out;
+    }
   }
   const head = text.slice(0, DECODE_LIMITS.rot13ScanChars);
-  const rotated = rot13(head);
-  const rotatedWords = commonWordCount(rotated);
-  if (rotatedWords >= 3 && rotatedWords > 2 * commonWordCount(head)) push(rotated);
+  let plainWords: number;
+  let rotatedWords: number;
+  if (isAscii(head)) {
+    const counts: [number, number] = [0, 0];
+    asciiCommonWordCounts(head, counts);
+    [plainWords, rotatedWords] = counts;
+  } else {
+    plainWords = commonWordCount(head);
+    rotatedWords = commonWordCount(rot13(head));
+  }
+  if (rotatedWords >= 3 && rotatedWords > 2 * plainWords) push(rot13(head));
   return out;
 }

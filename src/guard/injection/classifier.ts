@@ -2,7 +2,14 @@
  * Logistic-regression inference from a sparse JSON weights file (see MODEL-CARD.md). The file
  * keeps only the largest weights; every other feature weighs zero.
  */
-import { FEATURE_COUNT, HASH_BITS, type SparseVector } from './features.js';
+import {
+  FEATURE_COUNT,
+  HASH_BITS,
+  HASH_BUCKETS,
+  hashedWeightSumInto,
+  lastBucketCount,
+  type SparseVector,
+} from './features.js';
 import { SIGNAL_NAMES } from './heuristics.js';
 
 /** The committed model file's shape (`model.json`). */
@@ -28,6 +35,12 @@ export interface InjectionModel {
   readonly threshold: number;
   /** Sigmoid score of one feature vector. */
   score(vector: SparseVector): number;
+  /**
+   * Sigmoid score of one normalised window with the given signal mask (bit `i` is
+   * `SIGNAL_NAMES[i]`), computed while hashing: equal (to rounding) to `score(vectorOf(window,
+   * signals))`, without building the vector.
+   */
+  scoreWindow(window: string, signalMask: number): number;
 }
 
 /** The model file is missing, malformed or built for a different feature layout. */
@@ -81,6 +94,16 @@ export function loadModel(file: InjectionModelFile, threshold = file.threshold):
       let z = bias;
       const { indices, values } = vector;
       for (let k = 0; k < indices.length; k++) z += (dense[indices[k] ?? 0] ?? 0) * (values[k] ?? 0);
+      return sigmoid(z);
+    },
+    scoreWindow(window: string, signalMask: number): number {
+      const sum = hashedWeightSumInto(window, dense);
+      const count = lastBucketCount();
+      // The vector's n-gram values are 1/sqrt(count), rounded to float32 as in vectorOf.
+      let z = bias + (count > 0 ? Math.fround(1 / Math.sqrt(count)) * sum : 0);
+      for (let i = 0; signalMask >>> i !== 0; i++) {
+        if ((signalMask & (1 << i)) !== 0) z += dense[HASH_BUCKETS + i] as number;
+      }
       return sigmoid(z);
     },
   };

@@ -4,13 +4,7 @@
  * one feature per heuristic signal after the hashed block. Linear in the input.
  */
 import { normalizeWithStats, decodedPayloads } from '../normalize.js';
-import {
-  hasAdversarialSuffix,
-  patternSignals,
-  PATTERN_SIGNALS,
-  SIGNAL_NAMES,
-  type SignalName,
-} from './heuristics.js';
+import { hasAdversarialSuffix, patternSignalMask, SIGNAL_NAMES, type SignalName } from './heuristics.js';
 
 export const HASH_BITS = 18;
 export const HASH_BUCKETS = 1 << HASH_BITS;
@@ -25,7 +19,6 @@ const MASK = HASH_BUCKETS - 1;
 const CHAR_SEED = 0x811c9dc5;
 const WORD_SEED = 0x01000193 ^ 0x5bd1e995;
 const FNV_PRIME = 0x01000193;
-const WORD = /[a-z0-9']+/g;
 
 /** A sparse feature vector: unique indices and their values. */
 export interface SparseVector {
@@ -39,59 +32,172 @@ export interface PreparedText {
   readonly signals: SignalName[];
 }
 
-// Scratch space for de-duplicating buckets within one vector (single-threaded, reused).
-const seen = new Uint32Array(HASH_BUCKETS);
+// Scratch space for de-duplicating buckets within one window (single-threaded, reused): a
+// bucket is seen in this pass when its byte holds the pass's generation.
+const seen = new Uint8Array(HASH_BUCKETS);
 let generation = 0;
+// The unique-bucket count of the last hashing pass.
+let bucketCount = 0;
 
 function nextGeneration(): number {
-  generation = (generation + 1) >>> 0;
-  if (generation === 0) {
+  generation++;
+  if (generation > 255) {
     seen.fill(0);
     generation = 1;
   }
   return generation;
 }
 
-function fnvWord(word: string, seed: number): number {
-  let h = seed;
-  for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), FNV_PRIME);
-  return h >>> 0;
+/** True for the characters of a word (`[a-z0-9']`). */
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39;
+}
+
+/** The bucket of a hash. */
+function bucketOf(h: number): number {
+  return (h ^ (h >>> 15)) & MASK;
+}
+
+/**
+ * Hashes every n-gram of one normalised window: character 3–5-grams of ` ${text} ` and word
+ * 1–2-grams (words are runs of `[a-z0-9']`). Each unique bucket is pushed to `sink` (when given)
+ * and its weight in `weights` (when given) added to the returned sum; the unique-bucket count is
+ * left in `bucketCount`. Training and inference both hash through here. Allocates nothing
+ * beyond `sink`.
+ */
+function hashWindow(text: string, weights: Float32Array | null, sink: number[] | null): number {
+  const gen = nextGeneration();
+  let count = 0;
+  let sum = 0;
+  // Character n-grams of the text padded with one space each side, without building it: a
+  // sliding window of five char codes (-1 past the end).
+  const n = text.length;
+  const len = n + 2;
+  let c0 = 32;
+  let c1 = n >= 1 ? text.charCodeAt(0) : 32;
+  let c2 = n >= 2 ? text.charCodeAt(1) : n === 1 ? 32 : -1;
+  let c3 = n >= 3 ? text.charCodeAt(2) : n === 2 ? 32 : -1;
+  let c4 = n >= 4 ? text.charCodeAt(3) : n === 3 ? 32 : -1;
+  for (let i = 0; i + 3 <= len; i++) {
+    let h = Math.imul(CHAR_SEED ^ c0, FNV_PRIME);
+    h = Math.imul(h ^ c1, FNV_PRIME);
+    h = Math.imul(h ^ c2, FNV_PRIME);
+    let b = bucketOf(Math.imul(h ^ 3, FNV_PRIME));
+    if (seen[b] !== gen) {
+      seen[b] = gen;
+      count++;
+      if (weights !== null) sum += weights[b] as number;
+      if (sink !== null) sink.push(b);
+    }
+    if (c3 >= 0) {
+      h = Math.imul(h ^ c3, FNV_PRIME);
+      b = bucketOf(Math.imul(h ^ 4, FNV_PRIME));
+      if (seen[b] !== gen) {
+        seen[b] = gen;
+        count++;
+        if (weights !== null) sum += weights[b] as number;
+        if (sink !== null) sink.push(b);
+      }
+      if (c4 >= 0) {
+        h = Math.imul(h ^ c4, FNV_PRIME);
+        b = bucketOf(Math.imul(h ^ 5, FNV_PRIME));
+        if (seen[b] !== gen) {
+          seen[b] = gen;
+          count++;
+          if (weights !== null) sum += weights[b] as number;
+          if (sink !== null) sink.push(b);
+        }
+      }
+    }
+    c0 = c1;
+    c1 = c2;
+    c2 = c3;
+    c3 = c4;
+    // Padded position i + 5 is text position i + 4; the closing pad is at padded len - 1.
+    c4 = i + 4 < n ? text.charCodeAt(i + 4) : i + 4 === n ? 32 : -1;
+  }
+  // Word unigrams and bigrams, scanning char codes.
+  let prev = 0;
+  for (let i = 0; i < n;) {
+    let c = text.charCodeAt(i);
+    if (!isWordChar(c)) {
+      i++;
+      continue;
+    }
+    let w = WORD_SEED;
+    do {
+      w = Math.imul(w ^ c, FNV_PRIME);
+      c = ++i < n ? text.charCodeAt(i) : -1;
+    } while (isWordChar(c));
+    w >>>= 0;
+    let b = bucketOf(w);
+    if (seen[b] !== gen) {
+      seen[b] = gen;
+      count++;
+      if (weights !== null) sum += weights[b] as number;
+      if (sink !== null) sink.push(b);
+    }
+    if (prev !== 0) {
+      b = bucketOf(Math.imul(prev ^ Math.imul(w, 0x27d4eb2d), FNV_PRIME) ^ 0x9e3779b9);
+      if (seen[b] !== gen) {
+        seen[b] = gen;
+        count++;
+        if (weights !== null) sum += weights[b] as number;
+        if (sink !== null) sink.push(b);
+      }
+    }
+    prev = w || 1;
+  }
+  bucketCount = count;
+  return sum;
 }
 
 /** Bucket indices of the hashed n-grams of one normalised window, de-duplicated. */
 export function hashedBuckets(text: string): number[] {
-  const gen = nextGeneration();
   const out: number[] = [];
-  const add = (h: number): void => {
-    const b = (h ^ (h >>> 15)) & MASK;
-    if (seen[b] !== gen) {
-      seen[b] = gen;
-      out.push(b);
-    }
-  };
-  const padded = ` ${text} `;
-  for (let i = 0; i + 3 <= padded.length; i++) {
-    let h = CHAR_SEED;
-    for (let n = 1; n <= 5 && i + n <= padded.length; n++) {
-      h = Math.imul(h ^ padded.charCodeAt(i + n - 1), FNV_PRIME);
-      if (n >= 3) add(Math.imul(h ^ n, FNV_PRIME));
-    }
-  }
-  let prev = 0;
-  for (const m of text.matchAll(WORD)) {
-    const w = fnvWord(m[0], WORD_SEED);
-    add(w);
-    if (prev !== 0) add(Math.imul(prev ^ Math.imul(w, 0x27d4eb2d), FNV_PRIME) ^ 0x9e3779b9);
-    prev = w || 1;
-  }
+  hashWindow(text, null, out);
   return out;
+}
+
+/**
+ * The n-gram part of a window's score without building its vector: the sum of `weights` over
+ * the window's unique buckets and their count. The vector's dot product with the weights is
+ * `sum / sqrt(count)` (see {@link vectorOf}).
+ */
+export function hashedWeightSum(text: string, weights: Float32Array): { sum: number; count: number } {
+  const sum = hashWindow(text, weights, null);
+  return { sum, count: bucketCount };
+}
+
+/** {@link hashedWeightSum} without allocating: returns the sum; the count is {@link lastBucketCount}. */
+export function hashedWeightSumInto(text: string, weights: Float32Array): number {
+  return hashWindow(text, weights, null);
+}
+
+/** The bucket count of the last {@link hashedWeightSumInto} call. */
+export function lastBucketCount(): number {
+  return bucketCount;
+}
+
+/** Bit `i` of a signal mask stands for `SIGNAL_NAMES[i]`. */
+const bit = (name: SignalName): number => 1 << SIGNAL_NAMES.indexOf(name);
+const ADVERSARIAL_SUFFIX = bit('adversarial_suffix');
+const ENCODED_PAYLOAD = bit('encoded_payload');
+const OBFUSCATION = bit('obfuscation');
+
+/** The signal names of a mask, in SIGNAL_NAMES order. */
+export function signalsOfMask(mask: number): SignalName[] {
+  return SIGNAL_NAMES.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
+/** {@link windowSignals} as a mask (bit `i` is `SIGNAL_NAMES[i]`). */
+export function windowSignalMask(window: string): number {
+  return patternSignalMask(window) | (hasAdversarialSuffix(window) ? ADVERSARIAL_SUFFIX : 0);
 }
 
 /** The signals of one normalised window (pattern signals and the adversarial-suffix check). */
 export function windowSignals(window: string): SignalName[] {
-  const fired: SignalName[] = patternSignals(window);
-  if (hasAdversarialSuffix(window)) fired.push('adversarial_suffix');
-  return fired;
+  return signalsOfMask(windowSignalMask(window));
 }
 
 /** Builds one window's vector: unit-norm n-gram presence, then signal indicators. */
@@ -128,29 +234,51 @@ function nonAsciiLetters(text: string): number {
   return n;
 }
 
+/** A decoded payload that reads as an instruction: any pattern signal (role hijack included). */
 function isInstructionLike(payload: string): boolean {
-  return patternSignals(payload).length > 0 || PATTERN_SIGNALS.role_hijack.some((p) => p.test(payload));
+  return patternSignalMask(payload) !== 0;
 }
 
 /**
- * Normalises a raw text and prepares its windows. Decoded payloads (base64, hex, rot13) are
- * normalised and added as extra windows, so an encoded instruction is scored like a plain one;
- * text-level signals (`encoded_payload`, `obfuscation`) are added to every window.
+ * Normalises a raw text and calls `visit` with each window to score and its signal mask (bit
+ * `i` is `SIGNAL_NAMES[i]`); returns the mask of every signal that fired. Decoded payloads
+ * (base64, hex, rot13) are normalised and visited as extra windows, so an encoded instruction is
+ * scored like a plain one; text-level signals (`encoded_payload`, `obfuscation`) are added to
+ * every window. Training ({@link prepare}) and inference share this path.
  */
-export function prepare(raw: string): PreparedText {
+export function analyze(raw: string, visit: (window: string, mask: number) => void): number {
   const { text, stats } = normalizeWithStats(raw);
-  const global: SignalName[] = [];
+  let global = 0;
   const payloads = decodedPayloads(raw).map((p) => normalizeWithStats(p).text);
-  if (payloads.some(isInstructionLike)) global.push('encoded_payload');
+  if (payloads.some(isInstructionLike)) global |= ENCODED_PAYLOAD;
   // Folded look-alikes count only when they hide inside Latin text, not in Cyrillic or Greek prose.
   if (stats.invisible >= 2 || (stats.homoglyphs >= 2 && nonAsciiLetters(text) < stats.homoglyphs)) {
-    global.push('obfuscation');
+    global |= OBFUSCATION;
   }
-  const all = new Set<SignalName>(global);
-  const windows = [...windowsOf(text), ...payloads].map((w) => {
-    const local = windowSignals(w);
-    for (const s of local) all.add(s);
-    return vectorOf(w, [...new Set([...local, ...global])]);
-  });
-  return { windows, signals: SIGNAL_NAMES.filter((s) => all.has(s)) };
+  let all = global;
+  const each = (w: string): void => {
+    const mask = windowSignalMask(w) | global;
+    all |= mask;
+    visit(w, mask);
+  };
+  if (text.length <= WINDOW_CHARS) each(text);
+  else {
+    for (let start = 0; ; start += WINDOW_STRIDE) {
+      each(text.slice(start, start + WINDOW_CHARS));
+      if (start + WINDOW_CHARS >= text.length) break;
+    }
+  }
+  for (const p of payloads) each(p);
+  return all;
+}
+
+/**
+ * Normalises a raw text and prepares its windows' feature vectors (the training path; the
+ * detector scores the same windows with the model's `scoreWindow`, without building
+ * vectors).
+ */
+export function prepare(raw: string): PreparedText {
+  const windows: SparseVector[] = [];
+  const all = analyze(raw, (w, mask) => windows.push(vectorOf(w, signalsOfMask(mask))));
+  return { windows, signals: signalsOfMask(all) };
 }

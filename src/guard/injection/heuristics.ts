@@ -130,41 +130,72 @@ export function allPatterns(): RegExp[] {
   return Object.values(PATTERN_SIGNALS).flatMap((list) => [...list]);
 }
 
-const CODE_PUNCT = new Set([...'{}[]()\\$^_<>|@#%*=;`~']);
+/** Code punctuation (`{}[]()\\$^_<>|@#%*=;\`~`), by char code. */
+const CODE_PUNCT = new Uint8Array(128);
+for (const ch of '{}[]()\\$^_<>|@#%*=;`~') CODE_PUNCT[ch.charCodeAt(0)] = 1;
 
 /**
  * GCG-style optimised suffixes: many short tokens that fuse letters with code punctuation
  * (`$(\\INST]{\\`, `describing.\\ + similarlyNow`). Each token adds its count of such
  * characters (at most 3); fires when the total is at least 6 and a quarter of the token count.
- * One pass over the text.
+ * One pass over the char codes (tokens are separated by single spaces).
  */
 export function hasAdversarialSuffix(normalized: string): boolean {
   let tokens = 0;
   let weight = 0;
   let punct = 0;
   let inToken = false;
-  for (let i = 0; i <= normalized.length; i++) {
-    const ch = i < normalized.length ? normalized[i] : ' ';
-    if (ch === ' ') {
+  const n = normalized.length;
+  for (let i = 0; i < n; i++) {
+    const c = normalized.charCodeAt(i);
+    if (c === 32) {
       if (inToken) {
         tokens++;
-        weight += Math.min(punct, 3);
+        weight += punct < 3 ? punct : 3;
       }
       inToken = false;
       punct = 0;
       continue;
     }
     inToken = true;
-    if (ch !== undefined && CODE_PUNCT.has(ch)) punct++;
+    if (c < 128) punct += CODE_PUNCT[c] as number;
+  }
+  if (inToken) {
+    tokens++;
+    weight += punct < 3 ? punct : 3;
   }
   return weight >= 6 && weight >= 0.25 * tokens;
 }
 
+/**
+ * One RegExp per pattern signal: the alternation of its patterns, so each signal is one scan of
+ * the text instead of one per pattern. `combined.test(t)` is true exactly when some pattern of
+ * the signal matches `t` (the patterns have no flags, back-references or lookbehind). Linear
+ * like its parts (checked by `recheck` in the unit tests too).
+ */
+const SIGNAL_REGEXPS: readonly RegExp[] = Object.values(PATTERN_SIGNALS).map(
+  (list: readonly RegExp[]) => new RegExp(list.map((p) => `(?:${p.source})`).join('|')),
+);
+
+/** The per-signal alternations {@link patternSignalMask} runs, for the ReDoS check in the tests. */
+export function combinedPatterns(): RegExp[] {
+  return [...SIGNAL_REGEXPS];
+}
+
+/**
+ * The pattern signals that fire on normalised text, as a mask: bit `i` stands for
+ * `SIGNAL_NAMES[i]` (the pattern signals come first, in the same order).
+ */
+export function patternSignalMask(normalized: string): number {
+  let mask = 0;
+  for (let i = 0; i < SIGNAL_REGEXPS.length; i++) {
+    if ((SIGNAL_REGEXPS[i] as RegExp).test(normalized)) mask |= 1 << i;
+  }
+  return mask;
+}
+
 /** The pattern signals that fire on normalised text. */
 export function patternSignals(normalized: string): PatternSignal[] {
-  const fired: PatternSignal[] = [];
-  for (const [name, patterns] of Object.entries(PATTERN_SIGNALS) as [PatternSignal, readonly RegExp[]][]) {
-    if (patterns.some((p) => p.test(normalized))) fired.push(name);
-  }
-  return fired;
+  const mask = patternSignalMask(normalized);
+  return (Object.keys(PATTERN_SIGNALS) as PatternSignal[]).filter((_, i) => (mask & (1 << i)) !== 0);
 }

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { InjectionDetector, InjectionVerdict } from '../types.js';
 import { InjectionModelError, loadModel, parseModelFile, type InjectionModelFile } from './classifier.js';
-import { prepare } from './features.js';
+import { analyze, signalsOfMask } from './features.js';
 
 export { InjectionModelError, type InjectionModelFile } from './classifier.js';
 export { SIGNAL_NAMES, type SignalName } from './heuristics.js';
@@ -55,10 +55,11 @@ export function createInjectionDetector(options: InjectionDetectorOptions = {}):
   return {
     name: 'injection',
     score(text: string): InjectionVerdict {
-      const { windows, signals } = prepare(text);
       let score = 0;
-      for (const w of windows) score = Math.max(score, model.score(w));
-      return { score, flagged: score >= threshold, signals };
+      const all = analyze(text, (window, mask) => {
+        score = Math.max(score, model.scoreWindow(window, mask));
+      });
+      return { score, flagged: score >= threshold, signals: signalsOfMask(all) };
     },
   };
 }
