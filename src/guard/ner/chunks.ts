@@ -4,6 +4,18 @@ export const CHUNK = 32 * 1024;
 const LOOK_BACK = 4 * 1024;
 
 /**
+ * `text.lastIndexOf(needle, from)` when that is ≥ `floor`, else -1; reads only [floor, from], so
+ * a text without the needle costs LOOK_BACK per chunk, not its whole prefix.
+ */
+function lastIndexAbove(text: string, needle: string, from: number, floor: number): number {
+  const c0 = needle.charCodeAt(0);
+  for (let i = Math.min(from, text.length - needle.length); i >= floor; i--) {
+    if (text.charCodeAt(i) === c0 && text.startsWith(needle, i)) return i;
+  }
+  return -1;
+}
+
+/**
  * Cuts `text` into [start, end) pieces of at most CHUNK code units, preferring a blank line,
  * then a line break, then a sentence end, then a space, so that no name (and almost no address) is cut in two.
  * Never cuts between the halves of a surrogate pair.
@@ -14,13 +26,13 @@ export function chunks(text: string): [number, number][] {
   while (text.length - start > CHUNK) {
     const hard = start + CHUNK;
     const floor = hard - LOOK_BACK;
-    let cut = text.lastIndexOf('\n\n', hard);
-    if (cut < floor) cut = text.lastIndexOf('\n', hard);
+    let cut = lastIndexAbove(text, '\n\n', hard, floor);
+    if (cut < floor) cut = lastIndexAbove(text, '\n', hard, floor);
     if (cut < floor) {
-      cut = text.lastIndexOf('. ', hard);
+      cut = lastIndexAbove(text, '. ', hard, floor);
       if (cut >= floor) cut++;
     }
-    if (cut < floor) cut = text.lastIndexOf(' ', hard);
+    if (cut < floor) cut = lastIndexAbove(text, ' ', hard, floor);
     if (cut < floor) {
       cut = hard;
       const c = text.charCodeAt(cut);

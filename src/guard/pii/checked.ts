@@ -2,6 +2,7 @@
 import type { Detection, Recognizer } from '../types.js';
 import { contextScore, detection, forEachMatch } from './shared.js';
 import type { PiiPattern } from './shared.js';
+import { type TextProfile, profileOf } from './profile.js';
 
 export interface CheckedSpec {
   readonly name: string;
@@ -12,6 +13,8 @@ export interface CheckedSpec {
   /** Score of a validated match without context. */
   readonly score: number;
   readonly context: ReadonlySet<string>;
+  /** Speed only: false when the pattern cannot match a text of this profile. */
+  readonly gate?: (profile: TextProfile, text: string) => boolean;
 }
 
 export function checkedRecognizer(spec: CheckedSpec): Recognizer {
@@ -20,6 +23,7 @@ export function checkedRecognizer(spec: CheckedSpec): Recognizer {
     types: [spec.type],
     detect(text: string): Detection[] {
       const out: Detection[] = [];
+      if (spec.gate !== undefined && !spec.gate(profileOf(text), text)) return out;
       forEachMatch(spec.pattern.regex, text, (m) => {
         if (!spec.validate(m[0])) return;
         const s = m.index;

@@ -2,6 +2,7 @@
 import type { Detection, Recognizer } from '../types.js';
 import { contextScore, detection, digitsOf, forEachMatch, luhnValid, words } from './shared.js';
 import type { PiiPattern } from './shared.js';
+import { profileOf } from './profile.js';
 
 export const CREDIT_CARD_PATTERNS: readonly PiiPattern[] = [
   { name: 'credit_card', regex: /(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w]|-\d)/g },
@@ -79,6 +80,7 @@ export function createCreditCardRecognizer(): Recognizer {
     types: ['CREDIT_CARD'],
     detect(text: string): Detection[] {
       const out: Detection[] = [];
+      if (profileOf(text).maxChain < 12) return out; // no run of 12 digits, even with separators
       for (const { regex } of CREDIT_CARD_PATTERNS) {
         forEachMatch(regex, text, (m) => {
           if (!isValidCard(m[0])) return;

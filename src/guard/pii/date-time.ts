@@ -6,6 +6,7 @@
 import type { Detection, Recognizer } from '../types.js';
 import { contextScore, detection, forEachMatch, words } from './shared.js';
 import type { PiiPattern } from './shared.js';
+import { type TextProfile, profileOf } from './profile.js';
 
 const MONTH =
   '(?:January|February|March|April|May|June|July|August|September|October|November|December|' +
@@ -39,6 +40,22 @@ export const DATE_PATTERNS: readonly PiiPattern[] = [
   },
   { name: 'year', regex: /(?<![\w.,/:-])(?:19|20)\d{2}(?![\w]|[.,/-]\d|:[0-9A-Fa-f])/g },
 ];
+
+/** Every month name of MONTH starts with one of these (case as in MONTH). */
+export const MONTH_GATE: PiiPattern = {
+  name: 'month_gate',
+  regex: /(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)/,
+};
+
+/** Speed only: false when the pattern cannot match a text of this profile. */
+const GATES: Readonly<Record<string, (p: TextProfile, text: string) => boolean>> = {
+  iso_datetime: (p) => p.maxChain >= 8,
+  numeric_date: (p) => p.digitSepDigit,
+  written_date: (p, text) => p.maxDigitRun > 0 && MONTH_GATE.regex.test(text),
+  weekday: (_p, text) => text.includes('day'),
+  time: (p) => p.maxDigitRun > 0,
+  year: (p) => p.yearRun,
+};
 
 const CONTEXT = words('date', 'dated', 'born', 'birth', 'dob', 'since', 'year', 'until', 'expires', 'expiry');
 const YEAR_LEADS = new Set(['a', 'an', 'the', 'in', 'since', 'of', 'by', 'from', 'year', 'until']);
@@ -84,14 +101,42 @@ function isoOk(raw: string): boolean {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
+const WEEKDAY = DATE_PATTERNS.find((p) => p.name === 'weekday')?.regex;
+/** The weekday pattern, sticky: tried only where a weekday could start. */
+const WEEKDAY_AT = new RegExp(WEEKDAY?.source ?? '(?!)', 'y');
+
+/**
+ * The matches of the weekday pattern, as `forEachMatch` would give them, but tried only 3–6
+ * characters before each "day" (every weekday name ends in it and is 6–9 characters long).
+ */
+function forEachWeekday(_regex: RegExp, text: string, fn: (match: RegExpExecArray) => void): void {
+  let next = 0; // the global scan's lastIndex: candidates below it are never tried
+  for (let p = text.indexOf('day'); p !== -1; p = text.indexOf('day', p + 1)) {
+    for (let s = Math.max(next, p - 6); s <= p - 3; s++) {
+      WEEKDAY_AT.lastIndex = s;
+      const m = WEEKDAY_AT.exec(text);
+      if (m === null) continue;
+      fn(m);
+      next = s + m[0].length;
+      s = next - 1;
+    }
+    next = Math.max(next, p - 2);
+  }
+  WEEKDAY_AT.lastIndex = 0;
+}
+
 export function createDateTimeRecognizer(): Recognizer {
   return {
     name: 'date_time',
     types: ['DATE_TIME'],
     detect(text: string): Detection[] {
       const found: Detection[] = [];
+      const profile = profileOf(text);
       for (const { name, regex } of DATE_PATTERNS) {
-        forEachMatch(regex, text, (m) => {
+        const gate = GATES[name];
+        if (gate !== undefined && !gate(profile, text)) continue;
+        const scan = name === 'weekday' ? forEachWeekday : forEachMatch;
+        scan(regex, text, (m) => {
           if (name === 'numeric_date' && !numericDateOk(m[0])) return;
           if (name === 'iso_datetime' && !isoOk(m[0])) return;
           const s = m.index;

@@ -7,7 +7,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import type { Recognizer } from '../types.js';
 import { CREDIT_CARD_PATTERNS, createCreditCardRecognizer } from './credit-card.js';
 import { CRYPTO_PATTERNS, createCryptoRecognizer } from './crypto.js';
-import { DATE_PATTERNS, createDateTimeRecognizer } from './date-time.js';
+import { DATE_PATTERNS, MONTH_GATE, createDateTimeRecognizer } from './date-time.js';
 import { WORD_CHAR_PATTERN } from './custom.js';
 import { createEmailRecognizer } from './email.js';
 import { IBAN_PATTERNS, createIbanRecognizer } from './iban.js';
@@ -38,6 +38,7 @@ export const PII_PATTERNS: readonly PiiPattern[] = [
   ...CREDIT_CARD_PATTERNS,
   ...IBAN_PATTERNS,
   ...DATE_PATTERNS,
+  MONTH_GATE,
   ...Object.values(CRYPTO_PATTERNS),
   ...Object.values(US_PATTERNS),
   ...Object.values(EU_ID_PATTERNS),

@@ -9,13 +9,20 @@ import { contextScore, detection, wordCharAt, words } from './shared.js';
 const CONTEXT = words('ip', 'ipv4', 'ipv6', 'address', 'host', 'server', 'addr', 'gateway');
 const MAX_RUN = 64;
 
-function isCore(c: number): boolean {
+function coreCode(c: number): boolean {
   return (
     (c >= 48 && c <= 58) || // 0-9 and ':'
     c === 46 ||
     (c >= 65 && c <= 70) ||
     (c >= 97 && c <= 102)
   );
+}
+
+/** coreCode as a table (the scan reads every character). */
+const CORE = Uint8Array.from({ length: 128 }, (_, c) => (coreCode(c) ? 1 : 0));
+
+function isCore(c: number): boolean {
+  return c < 128 && CORE[c] === 1;
 }
 
 function isDigit(c: number): boolean {
@@ -57,11 +64,16 @@ export function createIpRecognizer(): Recognizer {
           continue;
         }
         const start = i;
-        while (i < text.length && isCore(text.charCodeAt(i))) i++;
+        let separators = 0;
+        for (; i < text.length; i++) {
+          const c = text.charCodeAt(i);
+          if (!isCore(c)) break;
+          if (c === 46 || c === 58) separators++;
+        }
+        // no '.' or ':': not an address (checked before the run is copied out)
+        if (separators === 0 || i - start < 2 || i - start > MAX_RUN) continue;
         const run = text.slice(start, i);
-        if (run.length < 2 || run.length > MAX_RUN) continue;
         if (run[0] !== ':' && wordCharAt(text, start - 1)) continue;
-        if (!run.includes('.') && !run.includes(':')) continue;
         const found = trimToIp(run);
         if (!found) continue;
         const [from, to, version] = found;

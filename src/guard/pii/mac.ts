@@ -12,6 +12,29 @@ export const MAC_PATTERNS: readonly PiiPattern[] = [
   },
 ];
 
+/**
+ * Speed only: a MAC address has five equal ':' / '-' separators three apart, or two dots five
+ * apart; a text without such a layout cannot match.
+ */
+function macLayout(text: string): boolean {
+  for (let i = text.indexOf('.'); i !== -1; i = text.indexOf('.', i + 1)) {
+    if (text.charCodeAt(i + 5) === 46) return true;
+  }
+  for (const sep of [':', '-']) {
+    const c = sep.charCodeAt(0);
+    for (let i = text.indexOf(sep); i !== -1; i = text.indexOf(sep, i + 1)) {
+      if (
+        text.charCodeAt(i + 3) === c &&
+        text.charCodeAt(i + 6) === c &&
+        text.charCodeAt(i + 9) === c &&
+        text.charCodeAt(i + 12) === c
+      )
+        return true;
+    }
+  }
+  return false;
+}
+
 export function createMacRecognizer(): Recognizer {
   return checkedRecognizer({
     name: 'mac_address',
@@ -21,6 +44,7 @@ export function createMacRecognizer(): Recognizer {
     validate: (raw) =>
       new Set(raw.toLowerCase().replaceAll('.', ':').replaceAll('-', ':').split(':')).size > 1,
     score: 0.6,
+    gate: (_profile, text) => macLayout(text),
     context: words('mac', 'hardware', 'ethernet', 'wifi', 'bssid', 'nic'),
   });
 }

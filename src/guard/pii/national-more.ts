@@ -7,6 +7,7 @@ import { checkedRecognizer, weightedSum } from './checked.js';
 import { isValidCard } from './credit-card.js';
 import { digitsOf, luhnValid, words } from './shared.js';
 import type { PiiPattern } from './shared.js';
+import type { TextProfile } from './profile.js';
 
 export const MORE_ID_PATTERNS = {
   npi: { name: 'us_npi', regex: /(?<![\w-])[12]\d{3} ?\d{3} ?\d{3}(?![\w]|-\d)/g },
@@ -121,6 +122,19 @@ export function isValidAadhaar(raw: string): boolean {
   return c === 0;
 }
 
+/** Speed only: what each pattern needs of the text's profile (see profile.ts). */
+const GATES: Readonly<Record<string, (p: TextProfile) => boolean>> = {
+  us_npi: (p) => p.maxChain >= 10,
+  tr_national_id: (p) => p.maxDigitRun >= 11,
+  ca_sin: (p) => p.maxChain >= 9,
+  se_personnummer: (p) => p.maxDigitRun >= 6,
+  th_tnin: (p) => p.maxDigitRun >= 13,
+  kr_rrn: (p) => p.maxDigitRun >= 7,
+  kr_frn: (p) => p.maxDigitRun >= 7,
+  za_id_number: (p) => p.maxDigitRun >= 13,
+  in_aadhaar: (p) => p.maxChain >= 12,
+};
+
 export function createMoreIdRecognizers(): Recognizer[] {
   const p = MORE_ID_PATTERNS;
   const spec = (
@@ -130,7 +144,16 @@ export function createMoreIdRecognizers(): Recognizer[] {
     validate: (raw: string) => boolean,
     score: number,
     ...context: string[]
-  ): Recognizer => checkedRecognizer({ name, type, pattern, validate, score, context: words(...context) });
+  ): Recognizer =>
+    checkedRecognizer({
+      name,
+      type,
+      pattern,
+      validate,
+      score,
+      context: words(...context),
+      gate: GATES[name],
+    });
   return [
     spec('us_npi', 'US_NPI', p.npi, isValidNpi, 0.4, 'npi', 'provider', 'national'),
     spec('tr_national_id', 'TR_NATIONAL_ID', p.tr, isValidTrId, 0.5, 'tc', 'kimlik', 'kişi', 'vatandaşlık'),

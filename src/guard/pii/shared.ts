@@ -72,13 +72,25 @@ export function contextScore(
   return hasContext(text, start, end, words) ? Math.min(1, base + CONTEXT_BOOST) : base;
 }
 
+/** One private global copy per pattern, so callers' `lastIndex` is never touched. */
+const globalCopies = new WeakMap<RegExp, RegExp>();
+
 /** Runs a global (`g`) regex over the text with an exec loop. */
 export function forEachMatch(regex: RegExp, text: string, fn: (match: RegExpExecArray) => void): void {
-  const re = new RegExp(regex.source, regex.flags.includes('g') ? regex.flags : regex.flags + 'g');
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    if (m[0].length === 0) re.lastIndex++;
-    else fn(m);
+  let re = globalCopies.get(regex);
+  // a copy still in use (fn scanning with the same pattern) is left alone: take a fresh one
+  if (re === undefined || re.lastIndex !== 0) {
+    re = new RegExp(regex.source, regex.flags.includes('g') ? regex.flags : regex.flags + 'g');
+    if (!globalCopies.has(regex)) globalCopies.set(regex, re);
+  }
+  try {
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      if (m[0].length === 0) re.lastIndex++;
+      else fn(m);
+    }
+  } finally {
+    re.lastIndex = 0;
   }
 }
 

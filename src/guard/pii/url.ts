@@ -12,7 +12,7 @@ const CONTEXT = words('url', 'link', 'website', 'site', 'web', 'page', 'visit', 
 const MAX_TOKEN = 4096;
 const SCHEMES = ['https://', 'http://', 'ftp://'];
 
-function isDelimiter(c: number): boolean {
+function delimiterCode(c: number): boolean {
   // whitespace, quotes, angle brackets, backtick, and the non-breaking / ideographic spaces
   return (
     c <= 32 ||
@@ -28,6 +28,13 @@ function isDelimiter(c: number): boolean {
     (c >= 0x2018 && c <= 0x201f) ||
     (c >= 0x2000 && c <= 0x200b)
   );
+}
+
+/** delimiterCode for ASCII, as a table (the token loop reads every character). */
+const ASCII_DELIMITERS = Uint8Array.from({ length: 128 }, (_, c) => (delimiterCode(c) ? 1 : 0));
+
+function isDelimiter(c: number): boolean {
+  return c < 128 ? ASCII_DELIMITERS[c] === 1 : delimiterCode(c);
 }
 
 const TRAILING = new Set(['.', ',', ';', ':', '!', '?', ')', ']', '}', '*', '_']);
@@ -98,10 +105,15 @@ export function createUrlRecognizer(): Recognizer {
       while (i < text.length) {
         while (i < text.length && isDelimiter(text.charCodeAt(i))) i++;
         const start = i;
-        while (i < text.length && !isDelimiter(text.charCodeAt(i))) i++;
-        if (i - start < 4 || i - start > MAX_TOKEN) continue;
+        let dots = 0;
+        for (; i < text.length; i++) {
+          const c = text.charCodeAt(i);
+          if (isDelimiter(c)) break;
+          if (c === 46) dots++;
+        }
+        // no '.': no URL (checked before the token is copied out)
+        if (dots === 0 || i - start < 4 || i - start > MAX_TOKEN) continue;
         const token = text.slice(start, i);
-        if (!token.includes('.')) continue;
         const found = findInToken(token);
         if (!found) continue;
         const s = start + found[0];

@@ -2,6 +2,7 @@
 import type { Detection, Recognizer } from '../types.js';
 import { contextScore, detection, digitsOf, forEachMatch, hasContext, words } from './shared.js';
 import type { PiiPattern } from './shared.js';
+import { type TextProfile, profileOf } from './profile.js';
 
 export const US_PATTERNS = {
   ssn: {
@@ -52,6 +53,7 @@ function recognizer(
   name: string,
   type: string,
   pattern: PiiPattern,
+  gate: (profile: TextProfile) => boolean,
   judge: (raw: string, text: string, start: number, end: number) => number | undefined,
 ): Recognizer {
   return {
@@ -59,6 +61,7 @@ function recognizer(
     types: [type],
     detect(text: string): Detection[] {
       const out: Detection[] = [];
+      if (!gate(profileOf(text))) return out;
       forEachMatch(pattern.regex, text, (m) => {
         const s = m.index;
         const e = s + m[0].length;
@@ -72,31 +75,59 @@ function recognizer(
 
 export function createUsRecognizers(): Recognizer[] {
   return [
-    recognizer('us_ssn', 'US_SSN', US_PATTERNS.ssn, (raw, text, s, e) => {
-      if (!isValidSsn(raw)) return undefined;
-      const plain = digitsOf(raw) === raw;
-      // INVARIANT: nine bare digits are an SSN only next to an SSN context word.
-      if (plain) return hasContext(text, s, e, SSN_CONTEXT) ? 0.75 : undefined;
-      const fullyDelimited = raw.length === 11 && raw[3] === raw[6];
-      return contextScore(text, s, e, fullyDelimited ? 0.6 : 0.4, SSN_CONTEXT);
-    }),
-    recognizer('aba_routing', 'ABA_ROUTING_NUMBER', US_PATTERNS.aba, (raw, text, s, e) => {
-      if (!isValidAba(raw)) return undefined;
-      const ctx = hasContext(text, s, e, ABA_CONTEXT);
-      if (raw.includes('-')) return ctx ? 0.85 : 0.5;
-      return ctx ? 0.7 : undefined;
-    }),
-    recognizer('us_itin', 'US_ITIN', US_PATTERNS.itin, (raw, text, s, e) =>
-      contextScore(text, s, e, digitsOf(raw) === raw ? 0.3 : 0.5, ITIN_CONTEXT),
+    recognizer(
+      'us_ssn',
+      'US_SSN',
+      US_PATTERNS.ssn,
+      (p) => p.maxChain >= 9,
+      (raw, text, s, e) => {
+        if (!isValidSsn(raw)) return undefined;
+        const plain = digitsOf(raw) === raw;
+        // INVARIANT: nine bare digits are an SSN only next to an SSN context word.
+        if (plain) return hasContext(text, s, e, SSN_CONTEXT) ? 0.75 : undefined;
+        const fullyDelimited = raw.length === 11 && raw[3] === raw[6];
+        return contextScore(text, s, e, fullyDelimited ? 0.6 : 0.4, SSN_CONTEXT);
+      },
     ),
-    recognizer('us_passport', 'US_PASSPORT', US_PATTERNS.passport, (_raw, text, s, e) =>
-      hasContext(text, s, e, PASSPORT_CONTEXT) ? 0.6 : undefined,
+    recognizer(
+      'aba_routing',
+      'ABA_ROUTING_NUMBER',
+      US_PATTERNS.aba,
+      (p) => p.maxChain >= 9,
+      (raw, text, s, e) => {
+        if (!isValidAba(raw)) return undefined;
+        const ctx = hasContext(text, s, e, ABA_CONTEXT);
+        if (raw.includes('-')) return ctx ? 0.85 : 0.5;
+        return ctx ? 0.7 : undefined;
+      },
     ),
-    recognizer('us_driver_license', 'US_DRIVER_LICENSE', US_PATTERNS.driver, (_raw, text, s, e) =>
-      hasContext(text, s, e, DRIVER_CONTEXT) ? 0.55 : undefined,
+    recognizer(
+      'us_itin',
+      'US_ITIN',
+      US_PATTERNS.itin,
+      (p) => p.maxChain >= 9,
+      (raw, text, s, e) => contextScore(text, s, e, digitsOf(raw) === raw ? 0.3 : 0.5, ITIN_CONTEXT),
     ),
-    recognizer('us_bank_number', 'US_BANK_NUMBER', US_PATTERNS.bank, (_raw, text, s, e) =>
-      hasContext(text, s, e, BANK_CONTEXT) ? 0.5 : undefined,
+    recognizer(
+      'us_passport',
+      'US_PASSPORT',
+      US_PATTERNS.passport,
+      (p) => p.maxDigitRun >= 8,
+      (_raw, text, s, e) => (hasContext(text, s, e, PASSPORT_CONTEXT) ? 0.6 : undefined),
+    ),
+    recognizer(
+      'us_driver_license',
+      'US_DRIVER_LICENSE',
+      US_PATTERNS.driver,
+      (p) => p.maxDigitRun >= 6,
+      (_raw, text, s, e) => (hasContext(text, s, e, DRIVER_CONTEXT) ? 0.55 : undefined),
+    ),
+    recognizer(
+      'us_bank_number',
+      'US_BANK_NUMBER',
+      US_PATTERNS.bank,
+      (p) => p.maxDigitRun >= 8,
+      (_raw, text, s, e) => (hasContext(text, s, e, BANK_CONTEXT) ? 0.5 : undefined),
     ),
   ];
 }

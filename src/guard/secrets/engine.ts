@@ -33,6 +33,7 @@ export function acceptValue(rule: SecretRule, value: string): boolean {
 }
 
 function runPattern(rule: PatternRule, text: string, out: SecretHit[]): void {
+  if (rule.gate !== undefined && !rule.gate.test(text)) return;
   const re = rule.pattern;
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {

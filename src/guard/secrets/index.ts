@@ -19,8 +19,10 @@ export const SECRET_RULES: readonly SecretRule[] = ALL_RULES;
 export function secretRulePatterns(rules: readonly SecretRule[] = SECRET_RULES): RegExp[] {
   const out: RegExp[] = [];
   for (const r of rules) {
-    if (r.kind === 'pattern') out.push(r.pattern);
-    else if (r.kind === 'scanner') out.push(...r.patterns);
+    if (r.kind === 'pattern') {
+      out.push(r.pattern);
+      if (r.gate !== undefined) out.push(r.gate);
+    } else if (r.kind === 'scanner') out.push(...r.patterns);
     else if (r.shape !== undefined) out.push(r.shape);
   }
   return out;

@@ -2,8 +2,12 @@
 
 /** Lower-cases ASCII letters only, so that indices into the result are indices into the input. */
 export function asciiLower(text: string): string {
+  // Pure ASCII (the common case): the built-in lower-casing is the same and much faster.
+  if (!NON_ASCII.test(text)) return text.toLowerCase();
   return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
 }
+
+const NON_ASCII = /[^\0-\x7f]/;
 
 /** Shannon entropy in bits per character. */
 export function shannonEntropy(value: string): number {

@@ -45,6 +45,11 @@ export interface PatternRule extends RuleBase {
   readonly group?: number;
   /** The value must sit between delimiters (quotes, spaces, `=`, `:` …), not inside a longer word. */
   readonly delimited?: boolean;
+  /**
+   * Speed only, for rules without keywords: a cheap, non-global test that every text the pattern
+   * matches also passes; the pattern is skipped when it fails. Must pass `recheck` as well.
+   */
+  readonly gate?: RegExp;
 }
 
 /**

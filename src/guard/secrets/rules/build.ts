@@ -2,7 +2,7 @@
 import type { ContextRule, PatternRule, SecretFamily } from '../types.js';
 
 type PatternOpts = Partial<
-  Pick<PatternRule, 'group' | 'delimited' | 'minEntropy' | 'allowPlaceholder' | 'validate' | 'score'>
+  Pick<PatternRule, 'group' | 'delimited' | 'gate' | 'minEntropy' | 'allowPlaceholder' | 'validate' | 'score'>
 >;
 type ContextOpts = Partial<
   Pick<

@@ -39,7 +39,10 @@ export const CHAT_RULES: readonly SecretRule[] = [
     'Discord bot token (three dot-separated base64url parts)',
     [],
     /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{24,28}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}/,
-    { validate: (v) => hasDigitAndLetter(v) && /^[A-Za-z0-9_-]{0,3}[MNO]/.test(v) },
+    {
+      gate: /\.[A-Za-z0-9_-]{6}\./,
+      validate: (v) => hasDigitAndLetter(v) && /^[A-Za-z0-9_-]{0,3}[MNO]/.test(v),
+    },
   ),
   context(
     'discord-credential',
