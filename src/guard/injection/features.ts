@@ -62,6 +62,27 @@ function bucketOf(h: number): number {
   return (h ^ (h >>> 15)) & MASK;
 }
 
+/** The state of the hashing pass under way (single-threaded, reused). */
+const pass: {
+  weights: Float32Array | null;
+  nonzero: Uint32Array | null;
+  sink: number[] | null;
+  count: number;
+  sum: number;
+} = { weights: null, nonzero: null, sink: null, count: 0, sum: 0 };
+
+/** Counts bucket `b` once per pass: adds its weight (when not zero) and hands it to the sink. */
+function visit(b: number): void {
+  const word = b >>> 5;
+  const bit = 1 << (b & 31);
+  if (((seen[word] as number) & bit) !== 0) return;
+  seen[word] = (seen[word] as number) | bit;
+  pass.count++;
+  if (pass.nonzero !== null && ((pass.nonzero[word] as number) & bit) !== 0)
+    pass.sum += (pass.weights as Float32Array)[b] as number;
+  if (pass.sink !== null) pass.sink.push(b);
+}
+
 /**
  * Hashes every n-gram of one normalised window: character 3–5-grams of ` ${text} ` and word
  * 1–2-grams (words are runs of `[a-z0-9']`). Each unique bucket is pushed to `sink` (when given)
@@ -71,9 +92,11 @@ function bucketOf(h: number): number {
  */
 function hashWindow(text: string, weights: Float32Array | null, sink: number[] | null): number {
   seen.fill(0);
-  const nonzero = weights === null ? null : nonzeroOf(weights);
-  let count = 0;
-  let sum = 0;
+  pass.weights = weights;
+  pass.nonzero = weights === null ? null : nonzeroOf(weights);
+  pass.sink = sink;
+  pass.count = 0;
+  pass.sum = 0;
   // Character n-grams of the text padded with one space each side, without building it: a
   // sliding window of five char codes (-1 past the end).
   const n = text.length;
@@ -88,33 +111,15 @@ function hashWindow(text: string, weights: Float32Array | null, sink: number[] |
     h = Math.imul(h ^ c1, FNV_PRIME);
     h = Math.imul(h ^ c2, FNV_PRIME);
     let b = bucketOf(Math.imul(h ^ 3, FNV_PRIME));
-    if (((seen[b >>> 5] as number) & (1 << (b & 31))) === 0) {
-      seen[b >>> 5] = (seen[b >>> 5] as number) | (1 << (b & 31));
-      count++;
-      if (nonzero !== null && ((nonzero[b >>> 5] as number) & (1 << (b & 31))) !== 0)
-        sum += (weights as Float32Array)[b] as number;
-      if (sink !== null) sink.push(b);
-    }
+    visit(b);
     if (c3 >= 0) {
       h = Math.imul(h ^ c3, FNV_PRIME);
       b = bucketOf(Math.imul(h ^ 4, FNV_PRIME));
-      if (((seen[b >>> 5] as number) & (1 << (b & 31))) === 0) {
-        seen[b >>> 5] = (seen[b >>> 5] as number) | (1 << (b & 31));
-        count++;
-        if (nonzero !== null && ((nonzero[b >>> 5] as number) & (1 << (b & 31))) !== 0)
-          sum += (weights as Float32Array)[b] as number;
-        if (sink !== null) sink.push(b);
-      }
+      visit(b);
       if (c4 >= 0) {
         h = Math.imul(h ^ c4, FNV_PRIME);
         b = bucketOf(Math.imul(h ^ 5, FNV_PRIME));
-        if (((seen[b >>> 5] as number) & (1 << (b & 31))) === 0) {
-          seen[b >>> 5] = (seen[b >>> 5] as number) | (1 << (b & 31));
-          count++;
-          if (nonzero !== null && ((nonzero[b >>> 5] as number) & (1 << (b & 31))) !== 0)
-            sum += (weights as Float32Array)[b] as number;
-          if (sink !== null) sink.push(b);
-        }
+        visit(b);
       }
     }
     c0 = c1;
@@ -139,27 +144,15 @@ function hashWindow(text: string, weights: Float32Array | null, sink: number[] |
     } while (isWordChar(c));
     w >>>= 0;
     let b = bucketOf(w);
-    if (((seen[b >>> 5] as number) & (1 << (b & 31))) === 0) {
-      seen[b >>> 5] = (seen[b >>> 5] as number) | (1 << (b & 31));
-      count++;
-      if (nonzero !== null && ((nonzero[b >>> 5] as number) & (1 << (b & 31))) !== 0)
-        sum += (weights as Float32Array)[b] as number;
-      if (sink !== null) sink.push(b);
-    }
+    visit(b);
     if (prev !== 0) {
       b = bucketOf(Math.imul(prev ^ Math.imul(w, 0x27d4eb2d), FNV_PRIME) ^ 0x9e3779b9);
-      if (((seen[b >>> 5] as number) & (1 << (b & 31))) === 0) {
-        seen[b >>> 5] = (seen[b >>> 5] as number) | (1 << (b & 31));
-        count++;
-        if (nonzero !== null && ((nonzero[b >>> 5] as number) & (1 << (b & 31))) !== 0)
-          sum += (weights as Float32Array)[b] as number;
-        if (sink !== null) sink.push(b);
-      }
+      visit(b);
     }
     prev = w || 1;
   }
-  bucketCount = count;
-  return sum;
+  bucketCount = pass.count;
+  return pass.sum;
 }
 
 /** Bucket indices of the hashed n-grams of one normalised window, de-duplicated. */
