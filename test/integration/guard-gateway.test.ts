@@ -22,72 +22,40 @@ function scriptedUpstream() {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
       received.push(body);
       const base = { id: 'c1', created: 1, model: String(body.model) };
-      if (body.model === 'chatty') {
-        // Produces personal data of its own: an address that was never in the prompt.
+      // A whole answer with one choice.
+      const answer = (message: object, finish: string) => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(
+        res.end(
           JSON.stringify({
             ...base,
             object: 'chat.completion',
-            choices: [
-              {
-                index: 0,
-                message: { role: 'assistant', content: 'Write to ops-lead@vendor.example for access.' },
-                finish_reason: 'stop',
-              },
-            ],
+            choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }],
           }),
         );
-      }
+      };
+      // Produces personal data of its own: an address that was never in the prompt.
+      if (body.model === 'chatty')
+        return answer({ content: 'Write to ops-lead@vendor.example for access.' }, 'stop');
       if (body.model === 'parrot') {
         // Repeats its system prompt: a leak.
         const messages = body.messages as { role: string; content: string }[];
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(
-          JSON.stringify({
-            ...base,
-            object: 'chat.completion',
-            choices: [
+        return answer({ content: `My instructions: ${messages[0]?.content ?? ''}` }, 'stop');
+      }
+      if (body.model === 'tools')
+        return answer(
+          {
+            content: null,
+            tool_calls: [
+              { id: 't1', type: 'function', function: { name: 'lookup_order', arguments: '{"id":42}' } },
               {
-                index: 0,
-                message: { role: 'assistant', content: `My instructions: ${messages[0]?.content ?? ''}` },
-                finish_reason: 'stop',
+                id: 't2',
+                type: 'function',
+                function: { name: 'send_email', arguments: '{"to":"x@y.example"}' },
               },
             ],
-          }),
+          },
+          'tool_calls',
         );
-      }
-      if (body.model === 'tools') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(
-          JSON.stringify({
-            ...base,
-            object: 'chat.completion',
-            choices: [
-              {
-                index: 0,
-                message: {
-                  role: 'assistant',
-                  content: null,
-                  tool_calls: [
-                    {
-                      id: 't1',
-                      type: 'function',
-                      function: { name: 'lookup_order', arguments: '{"id":42}' },
-                    },
-                    {
-                      id: 't2',
-                      type: 'function',
-                      function: { name: 'send_email', arguments: '{"to":"x@y.example"}' },
-                    },
-                  ],
-                },
-                finish_reason: 'tool_calls',
-              },
-            ],
-          }),
-        );
-      }
       // model "leaky": streams an answer whose secret is split over many small chunks
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const text = `Sure. The deploy token is ${SECRET} and it expires tomorrow. Anything else I can help with today?`;
