@@ -49,8 +49,13 @@ for (let i = 0; i < 5; i++) await client.query('SELECT 1');
 Also, please keep the tone neutral and avoid blaming any one team. Thanks!
 `;
 
-/** The 2 KB prompt: the text above, cut or repeated to 2,048 characters. */
-const PROMPT = PROSE.repeat(Math.ceil(2048 / PROSE.length)).slice(0, 2048);
+/**
+ * The 2 KB prompt: the text above, cut or repeated to 2,048 characters, then passed through JSON
+ * as the gateway receives it (a flat string; a sliced one is slower to read char by char).
+ */
+const PROMPT: string = JSON.parse(
+  JSON.stringify(PROSE.repeat(Math.ceil(2048 / PROSE.length)).slice(0, 2048)),
+);
 
 const MB = 1 << 20;
 const fill = (parts: readonly string[], bytes: number): string => {

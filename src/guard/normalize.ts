@@ -95,25 +95,14 @@ export function normalizeForDetection(text: string): string {
 const NO_STATS: NormalizationStats = Object.freeze({ invisible: 0, homoglyphs: 0 });
 
 /**
- * True when an ASCII text needs no whitespace folding beyond lower-casing: no whitespace other
- * than single spaces, none at either end.
+ * Whitespace an ASCII text would lose or change in folding: a space at either end, two spaces in
+ * a row, or a tab, newline, vertical tab, form feed or carriage return.
  */
+const UNCLEAN_ASCII_SPACE = /^ | $| {2}|[\t\n\v\f\r]/;
+
+/** True when an ASCII text needs no whitespace folding beyond lower-casing. */
 function asciiSpacesClean(text: string): boolean {
-  const n = text.length;
-  if (n > 0 && (text.charCodeAt(0) === 32 || text.charCodeAt(n - 1) === 32)) return false;
-  let prevSpace = false;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 32) {
-      if (prevSpace) return false;
-      prevSpace = true;
-    } else {
-      // \t \n \v \f \r
-      if (c >= 9 && c <= 13) return false;
-      prevSpace = false;
-    }
-  }
-  return true;
+  return !UNCLEAN_ASCII_SPACE.test(text);
 }
 
 /** {@link normalizeForDetection} plus how much it had to undo. */
@@ -144,5 +133,5 @@ export function normalizeWithStats(text: string): { text: string; stats: Normali
 
 /** Every RegExp this module and decode.ts use (for the ReDoS check in the tests). */
 export function normalizePatterns(): RegExp[] {
-  return [INVISIBLE, COMBINING, WHITESPACE, QUOTES, ...decodePatterns()];
+  return [INVISIBLE, COMBINING, WHITESPACE, QUOTES, UNCLEAN_ASCII_SPACE, ...decodePatterns()];
 }

@@ -36,18 +36,44 @@ export interface PreparedText {
 // per bucket, 32 KB, cleared per window. Small enough to stay in the CPU cache beside the other
 // detectors' data (a byte per bucket, 256 KB, was evicted and cost a cache miss per n-gram).
 const seen = new Uint32Array(HASH_BUCKETS >>> 5);
-/** Per weight table: one bit per bucket whose weight is not zero (most are zero). */
-const nonzeroBits = new WeakMap<Float32Array, Uint32Array>();
+/**
+ * A weight table packed for the CPU cache: one bit per bucket whose weight is not zero (most are
+ * zero), the number of such bits before each 32-bit word, and the non-zero weights in bucket
+ * order. About 0.2 MB instead of the dense table's 1 MB, so lookups stay in the CPU cache beside
+ * the other detectors' data (bench/guard: the whole inspect stage ran faster).
+ */
+interface PackedWeights {
+  readonly bits: Uint32Array;
+  readonly rank: Uint32Array;
+  readonly values: Float32Array;
+}
+const packedTables = new WeakMap<Float32Array, PackedWeights>();
 
-function nonzeroOf(weights: Float32Array): Uint32Array {
-  let bits = nonzeroBits.get(weights);
-  if (!bits) {
-    bits = new Uint32Array(HASH_BUCKETS >>> 5);
-    for (let b = 0; b < HASH_BUCKETS; b++)
-      if (weights[b] !== 0) bits[b >>> 5] = (bits[b >>> 5] as number) | (1 << (b & 31));
-    nonzeroBits.set(weights, bits);
+function packedOf(weights: Float32Array): PackedWeights {
+  let packed = packedTables.get(weights);
+  if (!packed) {
+    const bits = new Uint32Array(HASH_BUCKETS >>> 5);
+    const rank = new Uint32Array(HASH_BUCKETS >>> 5);
+    const kept: number[] = [];
+    for (let b = 0; b < HASH_BUCKETS; b++) {
+      if ((b & 31) === 0) rank[b >>> 5] = kept.length;
+      if (weights[b] !== 0) {
+        bits[b >>> 5] = (bits[b >>> 5] as number) | (1 << (b & 31));
+        kept.push(weights[b] as number);
+      }
+    }
+    packed = { bits, rank, values: Float32Array.from(kept) };
+    packedTables.set(weights, packed);
   }
-  return bits;
+  return packed;
+}
+
+/** The number of set bits of a 32-bit integer. */
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
 }
 // The unique-bucket count of the last hashing pass.
 let bucketCount = 0;
@@ -64,12 +90,11 @@ function bucketOf(h: number): number {
 
 /** The state of the hashing pass under way (single-threaded, reused). */
 const pass: {
-  weights: Float32Array | null;
-  nonzero: Uint32Array | null;
+  weights: PackedWeights | null;
   sink: number[] | null;
   count: number;
   sum: number;
-} = { weights: null, nonzero: null, sink: null, count: 0, sum: 0 };
+} = { weights: null, sink: null, count: 0, sum: 0 };
 
 /** Counts bucket `b` once per pass: adds its weight (when not zero) and hands it to the sink. */
 function visit(b: number): void {
@@ -78,8 +103,12 @@ function visit(b: number): void {
   if (((seen[word] as number) & bit) !== 0) return;
   seen[word] = (seen[word] as number) | bit;
   pass.count++;
-  if (pass.nonzero !== null && ((pass.nonzero[word] as number) & bit) !== 0)
-    pass.sum += (pass.weights as Float32Array)[b] as number;
+  const weights = pass.weights;
+  if (weights !== null) {
+    const set = weights.bits[word] as number;
+    if ((set & bit) !== 0)
+      pass.sum += weights.values[(weights.rank[word] as number) + popcount(set & (bit - 1))] as number;
+  }
   if (pass.sink !== null) pass.sink.push(b);
 }
 
@@ -92,8 +121,7 @@ function visit(b: number): void {
  */
 function hashWindow(text: string, weights: Float32Array | null, sink: number[] | null): number {
   seen.fill(0);
-  pass.weights = weights;
-  pass.nonzero = weights === null ? null : nonzeroOf(weights);
+  pass.weights = weights === null ? null : packedOf(weights);
   pass.sink = sink;
   pass.count = 0;
   pass.sum = 0;

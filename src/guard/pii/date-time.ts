@@ -101,28 +101,56 @@ function isoOk(raw: string): boolean {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-const WEEKDAY = DATE_PATTERNS.find((p) => p.name === 'weekday')?.regex;
-/** The weekday pattern, sticky: tried only where a weekday could start. */
-const WEEKDAY_AT = new RegExp(WEEKDAY?.source ?? '(?!)', 'y');
+/** A pattern's sticky copy, tried only at the positions its anchors allow. */
+function stickyOf(name: string): RegExp {
+  return new RegExp(DATE_PATTERNS.find((p) => p.name === name)?.regex.source ?? '(?!)', 'y');
+}
 
 /**
- * The matches of the weekday pattern, as `forEachMatch` would give them, but tried only 3–6
- * characters before each "day" (every weekday name ends in it and is 6–9 characters long).
+ * Where a pattern's matches can start relative to an anchor every match holds: a weekday name
+ * ends in "day" and is 6–9 characters long, so it starts 3–6 characters before it; a written
+ * date holds a month name that starts at most 8 characters in ("31st of March").
  */
-function forEachWeekday(_regex: RegExp, text: string, fn: (match: RegExpExecArray) => void): void {
+interface Anchoring {
+  readonly sticky: RegExp;
+  readonly anchor: RegExp;
+  readonly before: [max: number, min: number];
+}
+const ANCHORED: Readonly<Record<string, Anchoring>> = {
+  weekday: { sticky: stickyOf('weekday'), anchor: /day/g, before: [6, 3] },
+  written_date: {
+    sticky: stickyOf('written_date'),
+    anchor: new RegExp(MONTH_GATE.regex.source, 'g'),
+    before: [8, 0],
+  },
+};
+
+/**
+ * The matches a global scan of the pattern would give, found by trying its sticky copy only near
+ * the anchors (most text has none, and a full scan tries every position).
+ */
+function forEachAnchored(
+  { sticky, anchor, before }: Anchoring,
+  text: string,
+  fn: (match: RegExpExecArray) => void,
+): void {
   let next = 0; // the global scan's lastIndex: candidates below it are never tried
-  for (let p = text.indexOf('day'); p !== -1; p = text.indexOf('day', p + 1)) {
-    for (let s = Math.max(next, p - 6); s <= p - 3; s++) {
-      WEEKDAY_AT.lastIndex = s;
-      const m = WEEKDAY_AT.exec(text);
+  anchor.lastIndex = 0;
+  for (let a = anchor.exec(text); a !== null; a = anchor.exec(text)) {
+    const p = a.index;
+    for (let s = Math.max(next, p - before[0]); s <= p - before[1]; s++) {
+      sticky.lastIndex = s;
+      const m = sticky.exec(text);
       if (m === null) continue;
       fn(m);
       next = s + m[0].length;
       s = next - 1;
     }
-    next = Math.max(next, p - 2);
+    next = Math.max(next, p - before[1] + 1);
+    anchor.lastIndex = Math.max(anchor.lastIndex, next);
   }
-  WEEKDAY_AT.lastIndex = 0;
+  anchor.lastIndex = 0;
+  sticky.lastIndex = 0;
 }
 
 export function createDateTimeRecognizer(): Recognizer {
@@ -135,15 +163,17 @@ export function createDateTimeRecognizer(): Recognizer {
       for (const { name, regex } of DATE_PATTERNS) {
         const gate = GATES[name];
         if (gate !== undefined && !gate(profile, text)) continue;
-        const scan = name === 'weekday' ? forEachWeekday : forEachMatch;
-        scan(regex, text, (m) => {
+        const anchoring = ANCHORED[name];
+        const each = (m: RegExpExecArray): void => {
           if (name === 'numeric_date' && !numericDateOk(m[0])) return;
           if (name === 'iso_datetime' && !isoOk(m[0])) return;
           const s = m.index;
           const e = s + m[0].length;
           const base = name === 'year' && yearLooksLikeHouseNumber(text, s, e) ? 0.2 : (SCORES[name] ?? 0.5);
           found.push(detection('DATE_TIME', s, e, contextScore(text, s, e, base, CONTEXT), 'date_time'));
-        });
+        };
+        if (anchoring) forEachAnchored(anchoring, text, each);
+        else forEachMatch(regex, text, each);
       }
       // keep the longest of overlapping spans
       found.sort((x, y) => x.start - y.start || y.end - x.end);

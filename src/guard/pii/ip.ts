@@ -4,10 +4,12 @@
  */
 import { isIP } from 'node:net';
 import type { Detection, Recognizer } from '../types.js';
-import { contextScore, detection, wordCharAt, words } from './shared.js';
+import { contextScore, detection, forEachAnchoredRun, wordCharAt, words } from './shared.js';
 
 const CONTEXT = words('ip', 'ipv4', 'ipv6', 'address', 'host', 'server', 'addr', 'gateway');
 const MAX_RUN = 64;
+/** Every address holds a '.' or a ':'. */
+const SEPARATOR = /[.:]/g;
 
 function coreCode(c: number): boolean {
   return (
@@ -57,25 +59,12 @@ export function createIpRecognizer(): Recognizer {
     types: ['IP_ADDRESS'],
     detect(text: string): Detection[] {
       const out: Detection[] = [];
-      let i = 0;
-      while (i < text.length) {
-        if (!isCore(text.charCodeAt(i))) {
-          i++;
-          continue;
-        }
-        const start = i;
-        let separators = 0;
-        for (; i < text.length; i++) {
-          const c = text.charCodeAt(i);
-          if (!isCore(c)) break;
-          if (c === 46 || c === 58) separators++;
-        }
-        // no '.' or ':': not an address (checked before the run is copied out)
-        if (separators === 0 || i - start < 2 || i - start > MAX_RUN) continue;
+      forEachAnchoredRun(text, SEPARATOR, isCore, (start, i) => {
+        if (i - start < 2 || i - start > MAX_RUN) return i;
         const run = text.slice(start, i);
-        if (run[0] !== ':' && wordCharAt(text, start - 1)) continue;
+        if (run[0] !== ':' && wordCharAt(text, start - 1)) return i;
         const found = trimToIp(run);
-        if (!found) continue;
+        if (!found) return i;
         const [from, to, version] = found;
         let end = start + to;
         // IPv6 zone id (fe80::1%eth0) and CIDR prefix (/64)
@@ -90,11 +79,11 @@ export function createIpRecognizer(): Recognizer {
           const prefix = Number(text.slice(end + 1, p));
           if (prefix <= (version === 4 ? 32 : 128) && !wordCharAt(text, p)) end = p;
         }
-        if (end === start + to && to === run.length && wordCharAt(text, end)) continue;
-        i = Math.max(i, end);
+        if (end === start + to && to === run.length && wordCharAt(text, end)) return i;
         const s = start + from;
         out.push(detection('IP_ADDRESS', s, end, contextScore(text, s, end, 0.6, CONTEXT), 'ip_address'));
-      }
+        return Math.max(i, end);
+      });
       return out;
     },
   };

@@ -93,11 +93,18 @@ function scanOne(text: string, start: number): [number, number] {
   return [end, digits];
 }
 
+/** Where a candidate may start; found natively, so prose between numbers is skipped unread. */
+const START = /[0-9(+]/g;
+
 /** All phone-shaped candidates with 7–17 digits, left to right, non-overlapping. */
 export function phoneCandidates(text: string): PhoneCandidate[] {
   const out: PhoneCandidate[] = [];
   let i = 0;
   while (i < text.length) {
+    START.lastIndex = i;
+    const found = START.exec(text);
+    if (found === null) break;
+    i = found.index;
     const c = text.charCodeAt(i);
     const startable = c === 43 || c === 40 || isDigit(c);
     const prev = i > 0 ? text.charCodeAt(i - 1) : 32;
@@ -121,5 +128,6 @@ export function phoneCandidates(text: string): PhoneCandidate[] {
     if (digits >= 7) out.push({ start: i, end, digits });
     i = Math.max(end, i + 1);
   }
+  START.lastIndex = 0;
   return out;
 }

@@ -39,6 +39,36 @@ export function wordCharAt(text: string, i: number): boolean {
 }
 
 /**
+ * Calls `visit(start, end)` for each maximal run of characters `inRun` accepts that holds a match
+ * of `anchor` (a global regex of one character that `inRun` accepts, such as /\./g), left to
+ * right. The anchors are found natively, so text without them is skipped unread; each character
+ * is read at most twice, so it is linear. `visit` returns where to resume (≥ the run's end).
+ */
+export function forEachAnchoredRun(
+  text: string,
+  anchor: RegExp,
+  inRun: (code: number) => boolean,
+  visit: (start: number, end: number) => number,
+): void {
+  const n = text.length;
+  let done = 0;
+  try {
+    for (;;) {
+      anchor.lastIndex = done;
+      const m = anchor.exec(text);
+      if (m === null) return;
+      let start = m.index;
+      while (start > done && inRun(text.charCodeAt(start - 1))) start--;
+      let end = m.index + 1;
+      while (end < n && inRun(text.charCodeAt(end))) end++;
+      done = Math.max(end, visit(start, end));
+    }
+  } finally {
+    anchor.lastIndex = 0;
+  }
+}
+
+/**
  * True when one of `words` (lower-case, single words) appears within the window around
  * [start, end). Linear in the window, independent of the text length.
  */

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { Detection, Recognizer } from '../types.js';
-import { contextScore, detection, words } from './shared.js';
+import { contextScore, detection, forEachAnchoredRun, words } from './shared.js';
 import { isValidHostname } from './hosts.js';
 
 const CONTEXT = words('url', 'link', 'website', 'site', 'web', 'page', 'visit', 'domain');
@@ -36,6 +36,10 @@ const ASCII_DELIMITERS = Uint8Array.from({ length: 128 }, (_, c) => (delimiterCo
 function isDelimiter(c: number): boolean {
   return c < 128 ? ASCII_DELIMITERS[c] === 1 : delimiterCode(c);
 }
+
+const isTokenChar = (c: number): boolean => !isDelimiter(c);
+/** Every URL this recognizer reports holds a '.'. */
+const DOT = /\./g;
 
 const TRAILING = new Set(['.', ',', ';', ':', '!', '?', ')', ']', '}', '*', '_']);
 
@@ -101,26 +105,17 @@ export function createUrlRecognizer(): Recognizer {
     types: ['URL'],
     detect(text: string): Detection[] {
       const out: Detection[] = [];
-      let i = 0;
-      while (i < text.length) {
-        while (i < text.length && isDelimiter(text.charCodeAt(i))) i++;
-        const start = i;
-        let dots = 0;
-        for (; i < text.length; i++) {
-          const c = text.charCodeAt(i);
-          if (isDelimiter(c)) break;
-          if (c === 46) dots++;
-        }
-        // no '.': no URL (checked before the token is copied out)
-        if (dots === 0 || i - start < 4 || i - start > MAX_TOKEN) continue;
+      forEachAnchoredRun(text, DOT, isTokenChar, (start, i) => {
+        if (i - start < 4 || i - start > MAX_TOKEN) return i;
         const token = text.slice(start, i);
         const found = findInToken(token);
-        if (!found) continue;
+        if (!found) return i;
         const s = start + found[0];
         const e = s + found[1];
         const base = token.toLowerCase().includes('://') ? 0.85 : 0.6;
         out.push(detection('URL', s, e, contextScore(text, s, e, base, CONTEXT), 'url'));
-      }
+        return i;
+      });
       return out;
     },
   };
