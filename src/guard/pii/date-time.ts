@@ -47,6 +47,9 @@ export const MONTH_GATE: PiiPattern = {
   regex: /(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)/,
 };
 
+/** Every weekday name ends in it. */
+export const WEEKDAY_ANCHOR: PiiPattern = { name: 'weekday_anchor', regex: /day/g };
+
 /** Speed only: false when the pattern cannot match a text of this profile. */
 const GATES: Readonly<Record<string, (p: TextProfile, text: string) => boolean>> = {
   iso_datetime: (p) => p.maxChain >= 8,
@@ -117,7 +120,7 @@ interface Anchoring {
   readonly before: [max: number, min: number];
 }
 const ANCHORED: Readonly<Record<string, Anchoring>> = {
-  weekday: { sticky: stickyOf('weekday'), anchor: /day/g, before: [6, 3] },
+  weekday: { sticky: stickyOf('weekday'), anchor: WEEKDAY_ANCHOR.regex, before: [6, 3] },
   written_date: {
     sticky: stickyOf('written_date'),
     anchor: new RegExp(MONTH_GATE.regex.source, 'g'),

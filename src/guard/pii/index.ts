@@ -7,18 +7,19 @@ import type { CountryCode } from 'libphonenumber-js';
 import type { Recognizer } from '../types.js';
 import { CREDIT_CARD_PATTERNS, createCreditCardRecognizer } from './credit-card.js';
 import { CRYPTO_PATTERNS, createCryptoRecognizer } from './crypto.js';
-import { DATE_PATTERNS, MONTH_GATE, createDateTimeRecognizer } from './date-time.js';
+import { DATE_PATTERNS, MONTH_GATE, WEEKDAY_ANCHOR, createDateTimeRecognizer } from './date-time.js';
 import { WORD_CHAR_PATTERN } from './custom.js';
 import { createEmailRecognizer } from './email.js';
 import { IBAN_PATTERNS, createIbanRecognizer } from './iban.js';
-import { createIpRecognizer } from './ip.js';
+import { IP_PATTERNS, createIpRecognizer } from './ip.js';
 import { APAC_ID_PATTERNS, createApacIdRecognizers } from './national-apac.js';
 import { EU_ID_PATTERNS, createEuIdRecognizers } from './national-eu.js';
 import { MAC_PATTERNS, createMacRecognizer } from './mac.js';
 import { MORE_ID_PATTERNS, createMoreIdRecognizers } from './national-more.js';
 import { createPhoneRecognizer } from './phone.js';
-import type { PiiPattern } from './shared.js';
-import { createUrlRecognizer } from './url.js';
+import { PHONE_SCAN_PATTERNS } from './phone-scan.js';
+import { CONTEXT_WORD_PATTERN, type PiiPattern } from './shared.js';
+import { URL_PATTERNS, createUrlRecognizer } from './url.js';
 import { US_PATTERNS, createUsRecognizers } from './us.js';
 
 export { createCustomRecognizers, CustomRecognizerError, CUSTOM_MAX_MATCH } from './custom.js';
@@ -39,6 +40,11 @@ export const PII_PATTERNS: readonly PiiPattern[] = [
   ...IBAN_PATTERNS,
   ...DATE_PATTERNS,
   MONTH_GATE,
+  WEEKDAY_ANCHOR,
+  ...IP_PATTERNS,
+  ...URL_PATTERNS,
+  ...PHONE_SCAN_PATTERNS,
+  CONTEXT_WORD_PATTERN,
   ...Object.values(CRYPTO_PATTERNS),
   ...Object.values(US_PATTERNS),
   ...Object.values(EU_ID_PATTERNS),

@@ -4,12 +4,14 @@
  */
 import { isIP } from 'node:net';
 import type { Detection, Recognizer } from '../types.js';
+import type { PiiPattern } from './shared.js';
 import { contextScore, detection, forEachAnchoredRun, wordCharAt, words } from './shared.js';
 
 const CONTEXT = words('ip', 'ipv4', 'ipv6', 'address', 'host', 'server', 'addr', 'gateway');
 const MAX_RUN = 64;
 /** Every address holds a '.' or a ':'. */
 const SEPARATOR = /[.:]/g;
+export const IP_PATTERNS: readonly PiiPattern[] = [{ name: 'ip_separator', regex: SEPARATOR }];
 
 function coreCode(c: number): boolean {
   return (

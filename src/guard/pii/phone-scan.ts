@@ -95,6 +95,9 @@ function scanOne(text: string, start: number): [number, number] {
 
 /** Where a candidate may start; found natively, so prose between numbers is skipped unread. */
 const START = /[0-9(+]/g;
+export const PHONE_SCAN_PATTERNS: readonly { name: string; regex: RegExp }[] = [
+  { name: 'phone_start', regex: START },
+];
 
 /** All phone-shaped candidates with 7–17 digits, left to right, non-overlapping. */
 export function phoneCandidates(text: string): PhoneCandidate[] {

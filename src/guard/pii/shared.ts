@@ -76,19 +76,20 @@ export function hasContext(text: string, start: number, end: number, words: Read
   if (words.size === 0) return false;
   const before = text.slice(Math.max(0, start - CONTEXT_BEFORE), start).toLowerCase();
   const after = text.slice(end, end + CONTEXT_AFTER).toLowerCase();
-  for (const chunk of [before, after]) {
-    let word = '';
-    for (let i = 0; i <= chunk.length; i++) {
-      const code = i < chunk.length ? chunk.charCodeAt(i) : 32;
-      if ((code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code > 127) {
-        word += chunk[i];
-      } else if (word) {
-        if (words.has(word)) return true;
-        word = '';
-      }
-    }
-  }
-  return false;
+  return hasWordOf(before, words) || hasWordOf(after, words);
+}
+
+/** A word of lower-cased text: ASCII letters and digits, and any non-ASCII unit. */
+const LOWER_WORD = /[a-z0-9\u0080-\uffff]+/g;
+export const CONTEXT_WORD_PATTERN: PiiPattern = { name: 'context_word', regex: LOWER_WORD };
+
+function hasWordOf(lower: string, words: ReadonlySet<string>): boolean {
+  LOWER_WORD.lastIndex = 0;
+  let found = false;
+  for (let m = LOWER_WORD.exec(lower); m !== null && !found; m = LOWER_WORD.exec(lower))
+    found = words.has(m[0]);
+  LOWER_WORD.lastIndex = 0;
+  return found;
 }
 
 /** Scores `base`, raised by the context boost when a context word is near. */

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { Detection, Recognizer } from '../types.js';
+import type { PiiPattern } from './shared.js';
 import { contextScore, detection, forEachAnchoredRun, words } from './shared.js';
 import { isValidHostname } from './hosts.js';
 
@@ -40,6 +41,7 @@ function isDelimiter(c: number): boolean {
 const isTokenChar = (c: number): boolean => !isDelimiter(c);
 /** Every URL this recognizer reports holds a '.'. */
 const DOT = /\./g;
+export const URL_PATTERNS: readonly PiiPattern[] = [{ name: 'url_dot', regex: DOT }];
 
 const TRAILING = new Set(['.', ',', ';', ':', '!', '?', ')', ']', '}', '*', '_']);
 

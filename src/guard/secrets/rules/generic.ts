@@ -11,6 +11,8 @@ import { hasDigitAndLetter, pattern } from './build.js';
 const SECRET_NAME =
   /(?:secret|token|passw(?:or)?d|passwd|pwd|api[_.-]?key|(?:^|[_.-])pass$|credential|(?:^|[_.-])auth$|_auth_|private[_.-]?key|access[_.-]?key|signing[_.-]?key|client[_.-]?key|(?:^|[_.-])key$)/i;
 const PASSWORD_NAME = /(?:passw(?:or)?d|passwd|pwd|(?:^|[_.-])pass$)/i;
+/** Names that say the value is meant to be shared (`public_key`, `pub.key`): never a secret. */
+const PUBLIC_NAME = /(?:public|(?:^|[_.-])pub(?:[_.-]|$))/i;
 const NOT_SECRET_NAME =
   /(?:public|(?:^|[_.-])pub(?:lic)?(?:[_.-]|$)|(?:[_.-]|^)id$|[a-z]Id$|_ids?$|url$|uri$|path$|file(?:name)?$|name$|length$|size$|type$|format$|version$|count$|timeout$|header$|field$|label$|prefix$|policy$|expir|_at$|enabled$|required$|placeholder|hint$|example|selector|pressed|schema|mode$|variable$|var$|env$|param$|prompt$|input$)/i;
 const DOTTED_IDENTIFIER = /^[A-Za-z_$][\w$]{0,100}(?:\.[A-Za-z_$][\w$]{0,100}){1,10}$/;
@@ -83,7 +85,7 @@ function findSecretAssignments(text: string): FoundSpan[] {
       kinds.set(key, kind);
     }
     if (kind === 'other') {
-      if (isHighEntropyValue(a.value)) {
+      if (!PUBLIC_NAME.test(key) && isHighEntropyValue(a.value)) {
         out.push({
           rule: 'high-entropy-assignment',
           start: a.start,
@@ -134,6 +136,7 @@ export const GENERIC_RULES: readonly SecretRule[] = [
     patterns: [
       SECRET_NAME,
       PASSWORD_NAME,
+      PUBLIC_NAME,
       NOT_SECRET_NAME,
       DOTTED_IDENTIFIER,
       WORD_PIECE,

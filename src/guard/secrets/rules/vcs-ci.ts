@@ -1,6 +1,7 @@
 /** Source hosting, package registries and CI: GitHub, GitLab, Bitbucket, npm, PyPI, CircleCI, … */
 import type { SecretRule } from '../types.js';
 import { ALNUM, HEX, TOKEN, UUID, context, hasDigitAndLetter, pattern } from './build.js';
+import { notCutOffPypiToken, plausibleGitlabToken } from './token-shapes.js';
 
 export const VCS_CI_RULES: readonly SecretRule[] = [
   pattern(
@@ -24,7 +25,7 @@ export const VCS_CI_RULES: readonly SecretRule[] = [
     'GitLab tokens (glpat-, glptt-, gldt-, glft-, glrt-, glcbt-, glsoat-, glimt-, glagent-, glffct-)',
     ['glpat-', 'glptt-', 'gldt-', 'glft-', 'glrt-', 'glcbt-', 'glsoat-', 'glimt-', 'glagent-', 'glffct-'],
     /\bgl(?:pat|ptt|dt|ft|ffct|imt|rt|cbt|soat|agent)-[A-Za-z0-9_.-]{20,300}/,
-    { delimited: true, minEntropy: 2.8 },
+    { delimited: true, minEntropy: 2.8, validate: plausibleGitlabToken },
   ),
   pattern(
     'gitlab-oauth-secret',
@@ -69,6 +70,7 @@ export const VCS_CI_RULES: readonly SecretRule[] = [
     'PyPI / TestPyPI upload token',
     ['pypi-ag'],
     /\bpypi-Ag(?:EIcHlwaS5vcmc|ENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000}/,
+    { validate: notCutOffPypiToken },
   ),
   pattern('rubygems-api-token', 'vcs-ci', 'RubyGems API token', ['rubygems_'], /\brubygems_[a-f0-9]{48}\b/),
   pattern(
