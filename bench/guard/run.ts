@@ -122,8 +122,12 @@ interface Timing {
 const percentile = (s: Float64Array, p: number): number =>
   s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 
+/** Warm-up before each timing: long enough for the JIT to settle (a steady state is measured). */
+const WARM_MS = 500;
+
 async function time(fn: () => unknown): Promise<Timing> {
-  for (let i = 0; i < 200; i++) await fn();
+  const warm = performance.now();
+  for (let i = 0; i < 200 || performance.now() - warm < WARM_MS; i++) await fn();
   const samples: number[] = [];
   const start = performance.now();
   while (performance.now() - start < budgetMs) {

@@ -167,9 +167,17 @@ export function createPhoneRecognizer(options: PhoneOptions = {}): Recognizer {
     types: ['PHONE_NUMBER'],
     detect(text: string): Detection[] {
       const out: Detection[] = [];
+      // A number repeated in one text (a signature, a quoted thread) is parsed once: parsing is
+      // the costly part. Kept for this call only, so no number outlives the scan.
+      const validated = new Map<string, [number, number, number][]>();
       for (const cand of phoneCandidates(text)) {
         const snippet = text.slice(cand.start, cand.end);
-        for (const [s, e, score] of validate(snippet, cand.digits, countries)) {
+        let spans = validated.get(snippet);
+        if (spans === undefined) {
+          spans = validate(snippet, cand.digits, countries);
+          validated.set(snippet, spans);
+        }
+        for (const [s, e, score] of spans) {
           const start = cand.start + s;
           const end = cand.start + e;
           const inner = text.slice(start, end);

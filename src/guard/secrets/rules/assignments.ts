@@ -80,16 +80,19 @@ function operatorEnd(text: string, at: number): number {
  * All assignments in `text`. INVARIANT: linear — the key look-back is capped, and the value
  * look-ahead stops at the first delimiter or after MAX_VALUE characters.
  */
+/** The characters an assignment turns on (`=`, `:`, `?` of `?=`, `,` of a quoted pair), found natively. */
+export const OPERATOR = /[=:?,]/g;
+
 export function findAssignments(text: string): Assignment[] {
   const out: Assignment[] = [];
   const n = text.length;
   let i = 0;
   while (i < n) {
+    OPERATOR.lastIndex = i;
+    const found = OPERATOR.exec(text);
+    if (found === null) break;
+    i = found.index;
     const c = text.charCodeAt(i);
-    if (c !== 61 && c !== 58 && c !== 63 && c !== 44) {
-      i++;
-      continue;
-    }
     let opEnd = c === 44 ? i + 1 : operatorEnd(text, i);
     if (opEnd === -1) {
       i++;
@@ -126,5 +129,6 @@ export function findAssignments(text: string): Assignment[] {
     }
     i = opEnd;
   }
+  OPERATOR.lastIndex = 0;
   return out;
 }

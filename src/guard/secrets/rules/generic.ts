@@ -4,7 +4,7 @@
  */
 import type { FoundSpan, SecretRule } from '../types.js';
 import { isPlaceholder, shannonEntropy } from '../text.js';
-import { findAssignments } from './assignments.js';
+import { OPERATOR, findAssignments } from './assignments.js';
 import { BASE64_VALUE, isHighEntropyValue } from './entropy.js';
 import { hasDigitAndLetter, pattern } from './build.js';
 
@@ -142,6 +142,7 @@ export const GENERIC_RULES: readonly SecretRule[] = [
       WORD_PIECE,
       UUID_VALUE,
       BASE64_VALUE,
+      OPERATOR,
     ],
     find: (text) => findSecretAssignments(text),
   },
