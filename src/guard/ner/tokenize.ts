@@ -22,21 +22,46 @@ export const enum Shape {
   Other,
 }
 
-/** One token. `lower` and `flags` are computed on first use: most words are never looked up. */
+/**
+ * One token. `lower` and `flags` are computed on first use: most words are never looked up.
+ * Kind, shape, newlines and punctuation share one packed field: a 2 KB prompt has hundreds of
+ * tokens, and four fewer fields each is a third less to allocate.
+ */
 export class Token {
   private lowerCache: string | undefined = undefined;
   private flagsCache = -1;
+  private readonly bits: number;
   constructor(
     private readonly text: string,
     readonly start: number,
     readonly end: number,
-    readonly kind: Kind,
-    readonly shape: Shape,
-    /** Newlines between this token and the one before. */
-    readonly newlines: number,
+    kind: Kind,
+    shape: Shape,
+    /** Newlines between this token and the one before (counted up to 255). */
+    newlines: number,
     /** The char code for punctuation, else 0. */
-    readonly punct: number,
-  ) {}
+    punct: number,
+  ) {
+    this.bits = kind | (shape << 2) | (Math.min(newlines, 255) << 5) | (punct << 13);
+  }
+
+  get kind(): Kind {
+    return (this.bits & 3) as Kind;
+  }
+
+  get shape(): Shape {
+    return ((this.bits >>> 2) & 7) as Shape;
+  }
+
+  /** Newlines between this token and the one before (counted up to 255). */
+  get newlines(): number {
+    return (this.bits >>> 5) & 255;
+  }
+
+  /** The char code for punctuation, else 0. */
+  get punct(): number {
+    return this.bits >>> 13;
+  }
 
   /** Lower-cased text of a word ('' for other kinds). */
   get lower(): string {
