@@ -84,6 +84,27 @@ function asciiCommonWordCounts(text: string, out: [number, number]): void {
   }
 }
 
+/**
+ * The rot13 forms of the common words as whole ASCII letter runs, case-insensitive: on ASCII text
+ * each match is a word {@link asciiCommonWordCounts} counts as rotated, found natively.
+ */
+const ROT13_COMMON = new RegExp(
+  `(?<![A-Za-z])(?:${[...COMMON_WORDS]
+    .map((w) => w.replace(/[a-z]/g, (ch) => String.fromCharCode(((ch.charCodeAt(0) - 84) % 26) + 97)))
+    .sort((a, b) => b.length - a.length)
+    .join('|')})(?![A-Za-z])`,
+  'gi',
+);
+
+/** Whether an ASCII text holds at least `n` words whose rot13 is a common word. */
+function hasRot13CommonWords(text: string, n: number): boolean {
+  ROT13_COMMON.lastIndex = 0;
+  let found = 0;
+  while (found < n && ROT13_COMMON.exec(text) !== null) found++;
+  ROT13_COMMON.lastIndex = 0;
+  return found >= n;
+}
+
 /** Whether text[start, end) (case-folded, rot13 when `rotated`) spells `word`. */
 function sameLetters(
   text: string,
@@ -244,6 +265,8 @@ export function decodedPayloads(text: string): string[] {
   let plainWords: number;
   let rotatedWords: number;
   if (isAscii(head)) {
+    // Fewer than three words whose rot13 is a common word: no rot13 payload, nothing to count.
+    if (!hasRot13CommonWords(head, 3)) return out;
     const counts: [number, number] = [0, 0];
     asciiCommonWordCounts(head, counts);
     [plainWords, rotatedWords] = counts;
@@ -257,5 +280,5 @@ export function decodedPayloads(text: string): string[] {
 
 /** The RegExps of this module (for the ReDoS check in the tests). */
 export function decodePatterns(): RegExp[] {
-  return [BASE64_RUN, HEX_RUN, ESCAPED_HEX_RUN, LETTERS, HEX_ONLY, HEX_SEPARATORS, HEX_ESCAPE];
+  return [BASE64_RUN, HEX_RUN, ESCAPED_HEX_RUN, LETTERS, HEX_ONLY, HEX_SEPARATORS, HEX_ESCAPE, ROT13_COMMON];
 }
