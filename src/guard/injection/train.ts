@@ -18,7 +18,7 @@ export interface TrainOptions {
 export const DEFAULT_TRAIN: TrainOptions = {
   epochs: 40,
   learningRate: 0.3,
-  l2: 4e-5,
+  l2: 6e-5,
   topK: 30_000,
   seed: 1337,
 };
