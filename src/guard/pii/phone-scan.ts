@@ -1,8 +1,11 @@
 /**
- * Cuts phone-number candidates out of text without a regex: a run of digit groups joined by
- * at most two separators (space, '.', '-') or parenthesised area codes, an optional leading
- * '+' and an optional extension. Each position is visited a bounded number of times.
+ * Cuts phone-number candidates out of text by hand (a regex only finds where one may start): a
+ * run of digit groups joined by at most two separators (space, '.', '-') or parenthesised area
+ * codes, an optional leading '+' and an optional extension. Each position is visited a bounded
+ * number of times.
  */
+
+import type { PiiPattern } from './shared.js';
 
 export interface PhoneCandidate {
   readonly start: number;
@@ -95,9 +98,7 @@ function scanOne(text: string, start: number): [number, number] {
 
 /** Where a candidate may start; found natively, so prose between numbers is skipped unread. */
 const START = /[0-9(+]/g;
-export const PHONE_SCAN_PATTERNS: readonly { name: string; regex: RegExp }[] = [
-  { name: 'phone_start', regex: START },
-];
+export const PHONE_SCAN_PATTERNS: readonly PiiPattern[] = [{ name: 'phone_start', regex: START }];
 
 /** All phone-shaped candidates with 7–17 digits, left to right, non-overlapping. */
 export function phoneCandidates(text: string): PhoneCandidate[] {

@@ -13,8 +13,12 @@ const SECRET_NAME =
 const PASSWORD_NAME = /(?:passw(?:or)?d|passwd|pwd|(?:^|[_.-])pass$)/i;
 /** Names that say the value is meant to be shared (`public_key`, `pub.key`): never a secret. */
 const PUBLIC_NAME = /(?:public|(?:^|[_.-])pub(?:[_.-]|$))/i;
-const NOT_SECRET_NAME =
-  /(?:public|(?:^|[_.-])pub(?:lic)?(?:[_.-]|$)|(?:[_.-]|^)id$|[a-z]Id$|_ids?$|url$|uri$|path$|file(?:name)?$|name$|length$|size$|type$|format$|version$|count$|timeout$|header$|field$|label$|prefix$|policy$|expir|_at$|enabled$|required$|placeholder|hint$|example|selector|pressed|schema|mode$|variable$|var$|env$|param$|prompt$|input$)/i;
+/** Names of values that are not secrets: public ones, ids, paths, sizes, settings, … */
+const NOT_SECRET_NAME = new RegExp(
+  `${PUBLIC_NAME.source}|` +
+    String.raw`(?:[_.-]|^)id$|[a-z]Id$|_ids?$|url$|uri$|path$|file(?:name)?$|name$|length$|size$|type$|format$|version$|count$|timeout$|header$|field$|label$|prefix$|policy$|expir|_at$|enabled$|required$|placeholder|hint$|example|selector|pressed|schema|mode$|variable$|var$|env$|param$|prompt$|input$`,
+  'i',
+);
 const DOTTED_IDENTIFIER = /^[A-Za-z_$][\w$]{0,100}(?:\.[A-Za-z_$][\w$]{0,100}){1,10}$/;
 const WORD_PIECE = /[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+/g;
 
