@@ -1,5 +1,6 @@
 import { APIKEY_USAGE, apikeyCommand } from './apikey.js';
 import { UsageError } from './args.js';
+import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { CA_USAGE, caCommand } from './ca.js';
 import { CONFIG_USAGE, configCommand } from './config-check.js';
 import { GUARD_USAGE, guardCommand } from './guard.js';
@@ -21,6 +22,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   revoke: revokeCommand,
   policy: policyCommand,
   guard: guardCommand,
+  audit: auditCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -44,6 +46,8 @@ ${REVOKE_USAGE}
 ${POLICY_USAGE}
 
 ${GUARD_USAGE}
+
+${AUDIT_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { port, positiveMs, host, secretRef, spiffeIdPattern } from './schema-primitives.js';
 import { identity, type issuer } from './schema-identity.js';
 import { keys } from './schema-keys.js';
+import { ledger } from './schema-ledger.js';
 import { mesh } from './schema-mesh.js';
 import { guard } from './schema-guard.js';
 
@@ -204,6 +205,7 @@ export const configSchema = z
     mesh,
     policy,
     guard,
+    ledger,
     demo,
     logging,
   })

@@ -2,7 +2,7 @@ import type { RecordedDecisionInput } from './context.js';
 
 /**
  * One audit record. It holds metadata, counts and digests only: never prompt or answer text,
- * never credentials. The Merkle ledger (later) hashes exactly this shape.
+ * never credentials. The ledger's leaf holds it as canonical JSON (see store LedgerLeaf).
  */
 export interface AuditEntry {
   readonly requestId: string;
@@ -33,6 +33,18 @@ export interface AuditEntry {
   /** SHA-256 (hex) of the canonical request body and of the answer, when there is one. */
   readonly promptSha256: string | null;
   readonly answerSha256: string | null;
+  /** The data class the request was classified as (public / internal / confidential / restricted). */
+  readonly dataClass?: string | null;
+  readonly deviceId?: string | null;
+  readonly sessionId?: string | null;
+  /** The model runtime that served it and the id of its accepted attestation, when attested. */
+  readonly runtimeId?: string | null;
+  readonly attestationId?: string | null;
+  /**
+   * Where retained prompt and answer content is kept, encrypted under a per-period or per-subject
+   * key (a `retain` obligation); absent when nothing was kept. Never the content itself.
+   */
+  readonly retention?: RetentionRef;
   /** Control-plane entries: the object acted on, for example `key:ledger-signing@3`. */
   readonly target?: string;
   /**
@@ -43,7 +55,23 @@ export interface AuditEntry {
   readonly decisionInput?: RecordedDecisionInput;
 }
 
+/** Where a request's retained content is stored, and until when. */
+export interface RetentionRef {
+  /** The encrypted object's id (namespace `ledger-content`). */
+  readonly objectId: string;
+  /** The key-encryption key whose destruction shreds it, for example `ledger-content-2026-11-30`. */
+  readonly keyName: string;
+  /** ISO-8601: the content is shredded once this time has passed. */
+  readonly expiresAt: string;
+  /** SHA-256 of the subject id, when the content is under a per-subject key. */
+  readonly subject?: string;
+}
+
 /** Proof that an entry was stored. */
 export interface AuditReceipt {
   readonly seq: number;
+  /** The entry's leaf index in the ledger (seq − 1). */
+  readonly index: number;
+  /** SHA-256(0x00 ‖ leaf) hex. */
+  readonly leafHash: string;
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { PoolClient } from 'pg';
-import type { AuditEntry, AuditReceipt } from '../core/index.js';
 import { POSTGRES_API_KEYS_MIGRATION, PostgresApiKeys } from './postgres-api-keys.js';
+import { POSTGRES_LEDGER_MIGRATION, PostgresAudit } from './postgres-ledger.js';
+import { inTransaction } from './postgres-tx.js';
 import {
   checkEnvelope,
   checkKey,
@@ -9,13 +9,10 @@ import {
   checkName,
   checkPut,
   checkVersion,
-  pageOf,
   type Migration,
 } from './shared.js';
 import type {
   ApiKeyRepository,
-  AuditQuery,
-  AuditRecord,
   AuditRepository,
   EncryptedObject,
   EncryptedObjectRepository,
@@ -79,85 +76,9 @@ const MIGRATIONS: readonly Migration[] = [
   },
   // Service-account API keys: hashes only, never secrets.
   { version: 3, sql: POSTGRES_API_KEYS_MIGRATION },
+  // The tamper-evident ledger (the audit log from now on).
+  { version: 4, sql: POSTGRES_LEDGER_MIGRATION },
 ];
-
-type Row = { seq: string; stored_at: string; entry: string };
-
-/** Runs `work` in one transaction on one pooled connection. */
-async function inTransaction<T>(pool: pg.Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('begin');
-    const result = await work(client);
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    // A connection whose rollback fails is in an unknown state: destroy it rather than reuse it.
-    await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
-}
-
-class PostgresAudit implements AuditRepository {
-  constructor(
-    private readonly pool: pg.Pool,
-    private readonly lockKey: string,
-  ) {}
-
-  async append(entry: AuditEntry): Promise<AuditReceipt> {
-    const values = [
-      entry.requestId,
-      entry.principalId,
-      entry.phase,
-      new Date().toISOString(),
-      JSON.stringify(entry),
-    ];
-    return inTransaction(this.pool, async (client) => {
-      // Identity values are handed out before commit, so concurrent writers could commit seq 8
-      // before seq 7 and a reader paging with afterSeq=8 would never see 7. Serialising appends
-      // makes seq order equal commit order, which paging and the ledger rely on.
-      await client.query({
-        name: 'ztgate_audit_lock',
-        text: 'select pg_advisory_xact_lock(hashtext($1))',
-        values: [this.lockKey],
-      });
-      const result = await client.query<{ seq: string }>({
-        name: 'ztgate_audit_append',
-        text: 'insert into audit_log (request_id, principal_id, phase, stored_at, entry) values ($1, $2, $3, $4, $5) returning seq',
-        values,
-      });
-      return { seq: Number(result.rows[0]?.seq) };
-    });
-  }
-
-  async list(query: AuditQuery = {}): Promise<readonly AuditRecord[]> {
-    const { afterSeq, limit } = pageOf(query);
-    const values: unknown[] = [afterSeq];
-    let where = 'seq > $1';
-    if (query.requestId !== undefined) where += ` and request_id = $${values.push(query.requestId)}`;
-    if (query.principalId !== undefined) where += ` and principal_id = $${values.push(query.principalId)}`;
-    // "C": byte order, which is time order for toISOString text whatever the database's locale.
-    if (query.since !== undefined) where += ` and stored_at >= $${values.push(query.since)} collate "C"`;
-    const text = `select seq, stored_at, entry from audit_log where ${where} order by seq limit $${values.push(limit)}`;
-    // Eight possible texts; naming each by its filters lets every connection prepare it once.
-    const filters = [query.requestId, query.principalId, query.since].map((f) => Number(f !== undefined));
-    const name = `ztgate_audit_list_${filters.join('')}`;
-    const result = await this.pool.query<Row>({ name, text, values });
-    return result.rows.map((row) => ({
-      seq: Number(row.seq),
-      storedAt: row.stored_at,
-      entry: JSON.parse(row.entry) as AuditEntry,
-    }));
-  }
-
-  async count(): Promise<number> {
-    const result = await this.pool.query<{ n: string }>('select count(*) as n from audit_log');
-    return Number(result.rows[0]?.n ?? 0);
-  }
-}
 
 type ObjectRow = {
   namespace: string;
@@ -344,7 +265,7 @@ export class PostgresStore implements Store {
     // Idle connections that die (server restart) emit here; without a listener the process
     // would crash. The next query fails instead and /readyz reports it.
     this.pool.on('error', () => undefined);
-    this.audit = new PostgresAudit(this.pool, `ztgate.audit.${schema}`);
+    this.audit = new PostgresAudit(this.pool);
     this.objects = new PostgresObjects(this.pool);
     this.apiKeys = new PostgresApiKeys(this.pool);
   }

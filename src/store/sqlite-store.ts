@@ -1,10 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEntry, AuditReceipt } from '../core/index.js';
 import { prepareApiKeys, SQLITE_API_KEYS_MIGRATION, SqliteApiKeys } from './sqlite-api-keys.js';
+import { prepareLedger, SQLITE_LEDGER_MIGRATION, SqliteAudit } from './sqlite-ledger.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import type { WriterRow } from './sqlite-writer-protocol.js';
 import {
   checkEnvelope,
   checkKey,
@@ -13,14 +12,11 @@ import {
   checkPut,
   checkVersion,
   compareKeys,
-  pageOf,
   type Migration,
   type ObjectKey,
 } from './shared.js';
 import type {
   ApiKeyRepository,
-  AuditQuery,
-  AuditRecord,
   AuditRepository,
   EncryptedObject,
   EncryptedObjectRepository,
@@ -73,44 +69,9 @@ const MIGRATIONS: readonly Migration[] = [
   },
   // Service-account API keys: hashes only, never secrets.
   { version: 3, sql: SQLITE_API_KEYS_MIGRATION },
+  // The tamper-evident ledger (the audit log from now on).
+  { version: 4, sql: SQLITE_LEDGER_MIGRATION },
 ];
-
-type Row = { seq: number; stored_at: string; entry: string };
-type AppendParams = WriterRow;
-
-interface Statements {
-  readonly append: Database.Statement<AppendParams>;
-  readonly count: Database.Statement<[], number>;
-  /** Keyed by which filters are present: `${byRequest}${byPrincipal}${bySince}` as 0/1. */
-  readonly list: ReadonlyMap<string, Database.Statement<unknown[], Row>>;
-}
-
-function prepare(db: Database.Database): Statements {
-  const list = new Map<string, Database.Statement<unknown[], Row>>();
-  for (const byRequest of [false, true]) {
-    for (const byPrincipal of [false, true]) {
-      for (const bySince of [false, true]) {
-        const sql =
-          'select seq, stored_at, entry from audit_log where seq > ?' +
-          (byRequest ? ' and request_id = ?' : '') +
-          (byPrincipal ? ' and principal_id = ?' : '') +
-          (bySince ? ' and stored_at >= ?' : '') +
-          ' order by seq limit ?';
-        list.set(
-          `${Number(byRequest)}${Number(byPrincipal)}${Number(bySince)}`,
-          db.prepare<unknown[], Row>(sql),
-        );
-      }
-    }
-  }
-  return {
-    append: db.prepare<AppendParams>(
-      'insert into audit_log (request_id, principal_id, phase, stored_at, entry) values (?, ?, ?, ?, ?)',
-    ),
-    count: db.prepare<[], number>('select count(*) from audit_log').pluck(),
-    list,
-  };
-}
 
 type ObjectRow = {
   namespace: string;
@@ -260,56 +221,6 @@ class SqliteObjects implements EncryptedObjectRepository {
   }
 }
 
-class SqliteAudit implements AuditRepository {
-  constructor(
-    private readonly statements: () => Statements,
-    /** The writer thread for a file database; absent for `:memory:` (one connection only). */
-    private readonly writer: () => SqliteWriter | undefined,
-  ) {}
-
-  async append(entry: AuditEntry): Promise<AuditReceipt> {
-    const row: WriterRow = [
-      entry.requestId,
-      entry.principalId,
-      entry.phase,
-      new Date().toISOString(),
-      JSON.stringify(entry),
-    ];
-    const writer = this.writer();
-    if (writer) {
-      const [seq] = await writer.append([row]);
-      if (seq === undefined) throw new Error('audit writer returned no sequence number');
-      return { seq };
-    }
-    return { seq: Number(this.statements().append.run(...row).lastInsertRowid) };
-  }
-
-  async list(query: AuditQuery = {}): Promise<readonly AuditRecord[]> {
-    const { afterSeq, limit } = pageOf(query);
-    const byRequest = query.requestId !== undefined;
-    const byPrincipal = query.principalId !== undefined;
-    const bySince = query.since !== undefined;
-    const params: unknown[] = [afterSeq];
-    if (byRequest) params.push(query.requestId);
-    if (byPrincipal) params.push(query.principalId);
-    if (bySince) params.push(query.since);
-    params.push(limit);
-    const statement = this.statements().list.get(
-      `${Number(byRequest)}${Number(byPrincipal)}${Number(bySince)}`,
-    );
-    if (!statement) throw new Error('audit list statement missing');
-    return statement.all(...params).map((row) => ({
-      seq: row.seq,
-      storedAt: row.stored_at,
-      entry: JSON.parse(row.entry) as AuditEntry,
-    }));
-  }
-
-  async count(): Promise<number> {
-    return this.statements().count.get() ?? 0;
-  }
-}
-
 /**
  * Embedded store on SQLite. Appends are fsync'd (WAL + synchronous=FULL), so a resolved `append`
  * is on disk: the pipeline releases an answer only after its audit entry is. For a file database
@@ -323,7 +234,7 @@ export class SqliteStore implements Store {
   readonly apiKeys: ApiKeyRepository;
   private readonly db: Database.Database;
   private readonly pingStatement: Database.Statement<[], number>;
-  private statements: Statements | undefined;
+  private statements: ReturnType<typeof prepareLedger> | undefined;
   private objectStatements: ObjectStatements | undefined;
   private apiKeyStatements: ReturnType<typeof prepareApiKeys> | undefined;
   private writer: SqliteWriter | undefined;
@@ -342,7 +253,8 @@ export class SqliteStore implements Store {
     this.pingStatement = this.db.prepare<[], number>('select 1').pluck();
     // Prepared on first use: the tables they name exist only once migrate() has run.
     this.audit = new SqliteAudit(
-      () => (this.statements ??= prepare(this.db)),
+      () => (this.statements ??= prepareLedger(this.db)),
+      () => this.db,
       () => this.#writer(),
     );
     this.objects = new SqliteObjects(() => (this.objectStatements ??= prepareObjects(this.db)));

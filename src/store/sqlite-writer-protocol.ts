@@ -1,5 +1,7 @@
-/** One audit_log row: request_id, principal_id, phase, stored_at, entry (JSON). */
-export type WriterRow = [string, string | null, string, string, string];
+import type { LedgerRow } from './ledger-shared.js';
+import type { CommittedLeaf } from './sqlite-ledger.js';
+
+export type WriterRow = LedgerRow;
 
 export type WriterRequest =
   | { readonly type: 'append'; readonly id: number; readonly rows: readonly WriterRow[] }
@@ -8,7 +10,7 @@ export type WriterRequest =
 export type WriterResponse =
   | {
       readonly type: 'committed';
-      readonly results: readonly { readonly id: number; readonly seqs: readonly number[] }[];
+      readonly results: readonly { readonly id: number; readonly leaves: readonly CommittedLeaf[] }[];
     }
   | { readonly type: 'failed'; readonly ids: readonly number[]; readonly message: string }
   | { readonly type: 'ready' }

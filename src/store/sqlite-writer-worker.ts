@@ -1,9 +1,10 @@
-// The SQLite audit writer thread: owns the only writing connection, and commits every batch of
+// The SQLite ledger writer thread: owns the only writing connection, and commits every batch of
 // appends that arrived while the previous commit was being fsync'd in one transaction (group
 // commit). The main thread's event loop never waits for a disk flush.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { WriterRequest, WriterResponse, WriterRow } from './sqlite-writer-protocol.js';
+import { ledgerCommitter } from './sqlite-ledger.js';
+import type { WriterRequest, WriterResponse } from './sqlite-writer-protocol.js';
 
 if (!parentPort) throw new Error('sqlite-writer-worker must run as a worker thread');
 const port = parentPort;
@@ -13,16 +14,11 @@ const db = new Database(path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-const insert = db.prepare<WriterRow>(
-  'insert into audit_log (request_id, principal_id, phase, stored_at, entry) values (?, ?, ?, ?, ?)',
-);
-const commit = db.transaction((rows: readonly WriterRow[]) =>
-  rows.map((row) => Number(insert.run(...row).lastInsertRowid)),
-);
+const commit = ledgerCommitter(db);
 
 port.postMessage({ type: 'ready' } satisfies WriterResponse);
 
-let queue: { id: number; rows: readonly WriterRow[] }[] = [];
+let queue: { id: number; rows: Parameters<typeof commit>[0] }[] = [];
 let scheduled = false;
 let closeRequested = false;
 
@@ -43,14 +39,14 @@ function flush(): void {
   }
   let response: WriterResponse;
   try {
-    const seqs = commit(batch.flatMap((b) => b.rows));
+    const leaves = commit(batch.flatMap((b) => b.rows));
     let i = 0;
     response = {
       type: 'committed',
       results: batch.map((b) => {
-        const mine = seqs.slice(i, i + b.rows.length);
+        const mine = leaves.slice(i, i + b.rows.length);
         i += b.rows.length;
-        return { id: b.id, seqs: mine };
+        return { id: b.id, leaves: mine };
       }),
     };
   } catch (err) {

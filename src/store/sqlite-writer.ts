@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
+import type { CommittedLeaf } from './sqlite-ledger.js';
 import type { WriterRequest, WriterResponse, WriterRow } from './sqlite-writer-protocol.js';
 
 interface Pending {
-  readonly resolve: (seqs: readonly number[]) => void;
+  readonly resolve: (leaves: readonly CommittedLeaf[]) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -49,7 +50,7 @@ export class SqliteWriter {
     this.#worker.on('exit', () => this.#fail(new Error('the audit writer thread stopped')));
   }
 
-  append(rows: readonly WriterRow[]): Promise<readonly number[]> {
+  append(rows: readonly WriterRow[]): Promise<readonly CommittedLeaf[]> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#closed) return Promise.reject(new Error('the store is closed'));
     return new Promise((resolve, reject) => {
@@ -69,10 +70,10 @@ export class SqliteWriter {
     const id = this.#nextId++;
     if (this.#pending.size === 0) this.#worker.ref();
     this.#pending.set(id, {
-      resolve: (seqs) => {
+      resolve: (leaves) => {
         let i = 0;
         for (const w of outbox.waiters) {
-          w.pending.resolve(seqs.slice(i, i + w.count));
+          w.pending.resolve(leaves.slice(i, i + w.count));
           i += w.count;
         }
       },
@@ -84,7 +85,7 @@ export class SqliteWriter {
   #onMessage(message: WriterResponse): void {
     if (message.type === 'committed') {
       for (const r of message.results) {
-        this.#pending.get(r.id)?.resolve(r.seqs);
+        this.#pending.get(r.id)?.resolve(r.leaves);
         this.#pending.delete(r.id);
       }
     } else if (message.type === 'failed') {

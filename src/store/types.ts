@@ -14,20 +14,73 @@ export interface AuditQuery {
   readonly principalId?: string;
   /**
    * Only records stored at or after this time: ISO-8601 in `Date.prototype.toISOString` form
-   * (`storedAt` is compared as text). Not indexed: the first page scans older rows once, later
-   * pages start at `afterSeq`.
+   * (`storedAt` is compared as text).
    */
   readonly since?: string;
+  /** Only records stored before this time (same form as `since`). */
+  readonly until?: string;
+  readonly decision?: 'allow' | 'deny';
+  readonly modelId?: string;
+  readonly dataClass?: string;
+  readonly phase?: AuditEntry['phase'];
   /** Default 100, at most 1000. */
   readonly limit?: number;
 }
 
+/**
+ * One ledger leaf as stored. `text` is the leaf's data, canonical JSON (RFC 8785):
+ * `{"entry":<AuditEntry>,"index":<index>,"storedAt":"<ISO-8601>"}`, and `leafHash` is
+ * SHA-256(0x00 ‖ UTF-8(text)) as written at append time (a hint: verifiers recompute it).
+ */
+export interface LedgerLeaf {
+  /** 0-based leaf index; the record's seq is index + 1. */
+  readonly index: number;
+  readonly leafHash: Buffer;
+  readonly text: string;
+}
+
+/** The tree over every appended leaf, as the sequencer left it. */
+export interface TreeHead {
+  readonly size: number;
+  /** RFC 9162 root hash (SHA-256 of the empty string when size is 0). */
+  readonly rootHash: Buffer;
+}
+
+/** A signed tree head as stored: the C2SP checkpoint note and what it commits to. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly rootHash: Buffer;
+  /** The signed note text (checkpoint body, blank line, signature lines). */
+  readonly note: string;
+  /** ISO-8601. */
+  readonly createdAt: string;
+}
+
+/**
+ * The audit log is the tamper-evident ledger: every append assigns the next leaf index inside the
+ * write transaction (dense, no gaps, also across processes), stores the leaf with its hash, the
+ * perfect subtrees (level ≥ 1) it completes, and the new frontier, all in one durable commit.
+ */
 export interface AuditRepository {
   /** Appends one entry durably; resolves only after the write is committed. */
   append(entry: AuditEntry): Promise<AuditReceipt>;
   /** Records in ascending seq order. */
   list(query?: AuditQuery): Promise<readonly AuditRecord[]>;
   count(): Promise<number>;
+  /** Size and root of the whole log (read from the sequencer's state, O(log n)). */
+  treeHead(): Promise<TreeHead>;
+  /** Stored leaves with index in [start, end), ascending; fewer when the log is shorter. */
+  leaves(start: number, end: number): Promise<readonly LedgerLeaf[]>;
+  /** Stored leaf hashes [start, end), ascending. */
+  leafHashes(start: number, end: number): Promise<readonly Buffer[]>;
+  /** The stored hash of the perfect subtree (level ≥ 1, index), or undefined. */
+  node(level: number, index: number): Promise<Buffer | undefined>;
+  /** Stores a checkpoint; false when one for that size exists already (the first one stays). */
+  addCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean>;
+  /** The checkpoint with the largest size. */
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** Checkpoints with size > afterSize (default 0, so the empty tree's too), ascending by size. */
+  checkpoints(query?: { afterSize?: number; limit?: number }): Promise<readonly StoredCheckpoint[]>;
 }
 
 /** One stored envelope. `namespace` groups objects of one kind (for example `pseudonyms`). */
