@@ -170,6 +170,8 @@ export interface RequestContext {
   readonly request: ModelRequest;
   /** SHA-256 (hex) of the request body as received, for the audit record. */
   readonly promptSha256: string;
+  /** The request body as received (what `promptSha256` hashes), kept for a `retain` obligation. */
+  readonly rawBody?: Buffer;
   readonly credentials: Credentials;
   principal?: Principal;
   device?: Device;

@@ -54,7 +54,17 @@ export interface OutputScanStage {
   openStream(ctx: Readonly<RequestContext>): StreamScanner;
 }
 
-export type RecordStage = (entry: AuditEntry) => Promise<AuditReceipt>;
+/** What a `retain` obligation asks the record stage to keep, encrypted, beside the entry. */
+export interface RetainRequest {
+  readonly hours: number;
+  /** The principal, for per-subject keys (erasure requests). */
+  readonly subject: string | null;
+  readonly prompt: string;
+  readonly answer: string | null;
+}
+
+/** Appends the entry to the ledger (keeping content first when `retain` is given); resolves once durable. */
+export type RecordStage = (entry: AuditEntry, retain?: RetainRequest) => Promise<AuditReceipt>;
 
 /** Events for the asynchronous watch side channel. It must never throw or block. */
 export interface WatchEvent {

@@ -21,7 +21,6 @@ import {
   TRANSFORM_OBLIGATIONS,
 } from '../guard/index.js';
 import { discoveryUrl } from '../identity/index.js';
-import { createAuditRecorder } from '../ledger/index.js';
 import { createConnector, createRouter, ROUTE_OBLIGATIONS, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
@@ -33,6 +32,7 @@ import { openKeyService, startKeyRotation } from './key-service.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
 import { createAdminAuthorization } from './admin-auth.js';
 import { registerAdminPolicy } from './admin-policy.js';
+import { openLedgerService, RECORD_OBLIGATIONS } from './ledger-service.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
 import { connectorFor } from './upstream-connectors.js';
 
@@ -237,6 +237,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       { recognizers: detectors.recognizers.map((r) => r.name), injection: detectors.injection !== undefined },
       'data guard ready',
     );
+    const ledger = await openLedgerService({ config, home: paths.dir, store, keys, logger });
+    closers.push(() => ledger.close());
     const pseudonymKeys = openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
     const built: Stages = {
       authenticate: identity.authenticator,
@@ -264,7 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         holdBack: config.guard.output.holdBackChars,
         authorizeTool: (ctx, name) => policy.authorizeTool(ctx, name).effect === 'allow',
       }),
-      record: createAuditRecorder(store.audit),
+      record: ledger.record,
       watch: watch.sink,
     };
     const stages: Stages = { ...built, ...options.stageOverrides };
@@ -274,7 +276,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       logger,
       showDenyingPolicy: config.policy.showDenyingPolicy,
-      enforcedObligations: new Set<string>([...TRANSFORM_OBLIGATIONS, ...ROUTE_OBLIGATIONS]),
+      enforcedObligations: new Set<string>([
+        ...TRANSFORM_OBLIGATIONS,
+        ...ROUTE_OBLIGATIONS,
+        ...RECORD_OBLIGATIONS,
+      ]),
     });
 
     const dataTls =
@@ -329,6 +335,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       routes: async (app) => {
         const authorize = createAdminAuthorization(adminTls, policy, logger, (e) => store.audit.append(e));
         await identity.adminRoutes(app, authorize);
+        await ledger.adminRoutes(app, authorize);
         await registerAdminPolicy(app, policy, authorize, (err) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin policy API'),
         );

@@ -50,6 +50,8 @@ function credentialsOf(
   return { bearer: match?.[1], headers, remoteAddress, ...(clientCertificate ? { clientCertificate } : {}) };
 }
 
+/** What the JSON body parser leaves on a request: the body's digest and bytes. */
+type ReceivedRequest = FastifyRequest & { promptSha256?: string; rawBody?: Buffer };
 /** Answers a connection-level error (oversized headers, slow client) with our error shape. */
 function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable) {
@@ -121,9 +123,9 @@ export async function createDataPlane(options: DataPlaneOptions) {
     { parseAs: 'buffer', bodyLimit: limits.bodyBytes },
     (request: FastifyRequest, body: Buffer, done) => {
       try {
-        (request as FastifyRequest & { promptSha256?: string }).promptSha256 = createHash('sha256')
-          .update(body)
-          .digest('hex');
+        const received = request as ReceivedRequest;
+        received.promptSha256 = createHash('sha256').update(body).digest('hex');
+        received.rawBody = body;
         done(null, parseJsonBody(body, limits.jsonDepth));
       } catch (err) {
         done(err as Error, undefined);
@@ -178,7 +180,8 @@ export async function createDataPlane(options: DataPlaneOptions) {
     startedAt: performance.now(),
     receivedAt: Date.now(),
     request: modelRequest,
-    promptSha256: (request as FastifyRequest & { promptSha256?: string }).promptSha256 ?? '',
+    promptSha256: (request as ReceivedRequest).promptSha256 ?? '',
+    ...((request as ReceivedRequest).rawBody ? { rawBody: (request as ReceivedRequest).rawBody } : {}),
     credentials: credentialsOf(request.headers, request.ip, clientCertificates.get(request.raw)),
     findings: [],
     transformations: [],

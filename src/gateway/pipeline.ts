@@ -9,6 +9,7 @@ import {
   type ChatRequest,
   type ModelResponse,
   type RequestContext,
+  type RetainRequest,
   type RoutePlan,
   type Finding,
   type Stages,
@@ -16,6 +17,7 @@ import {
   type Usage,
 } from '../core/index.js';
 import { buildAuditEntry } from './audit-entry.js';
+import { retainRequestOf, retains } from './retain.js';
 import type { GatewayMetrics } from './metrics.js';
 import { runStage, type StageTimeouts } from './stage-runner.js';
 
@@ -72,8 +74,8 @@ function isAbort(err: unknown, signal: AbortSignal): boolean {
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { stages, timeouts, metrics, logger } = options;
 
-  const record = (entry: AuditEntry): Promise<unknown> =>
-    runStage(metrics, 'record', timeouts.record, () => stages.record(entry));
+  const record = (entry: AuditEntry, retain?: RetainRequest): Promise<unknown> =>
+    runStage(metrics, 'record', timeouts.record, () => stages.record(entry, retain));
 
   const watch = (kind: 'request.completed' | 'request.refused', entry: AuditEntry): void => {
     try {
@@ -172,7 +174,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       findings: scanned.findings,
     });
     // INVARIANT: nothing is released before its audit record is committed.
-    await record(entry);
+    await record(entry, retainRequestOf(ctx, { prompt: true, answer: payload }));
     watch('request.completed', entry);
     return payload;
   }
@@ -195,8 +197,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     let scanner: StreamScanner | undefined;
     try {
       scanner = stages.scanOutput.openStream(ctx);
-      // INVARIANT: the first byte goes out only after the release record is committed.
-      await record(buildAuditEntry(ctx, { phase: 'release', status: 200 }));
+      // INVARIANT: the first byte goes out only after the release record is committed (with the
+      // prompt, when it is to be retained; the answer is retained with the closing record).
+      await record(
+        buildAuditEntry(ctx, { phase: 'release', status: 200 }),
+        retainRequestOf(ctx, { prompt: true, answer: null }),
+      );
     } catch (err) {
       upstream.cancel();
       throw asStageError(scanner ? 'record' : 'scan_output', err);
@@ -207,6 +213,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // still an ordinary error response.
     let opened = false;
     const answerHash = createHash('sha256');
+    // The released chunks as hashed, kept only when a retain obligation asks for the answer.
+    const answerText: string[] | undefined = retains(ctx) ? [] : undefined;
     let usage: Usage | null = null;
     const outcome: { status: number; errorCode?: string } = { status: 200 };
     const release = async (chunks: readonly ChatCompletionChunk[]): Promise<void> => {
@@ -216,7 +224,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           opened = true;
         }
         const out = { ...chunk, model: plan.modelId };
-        answerHash.update(JSON.stringify(out));
+        const text = JSON.stringify(out);
+        answerHash.update(text);
+        answerText?.push(text);
         await sink.write(out);
       }
     };
@@ -255,7 +265,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         sink.fail(zt);
       }
     }
-    recordCompletion(ctx, openScanner, outcome, usage, answerHash.digest('hex'));
+    recordCompletion(ctx, openScanner, outcome, usage, answerHash.digest('hex'), answerText?.join(''));
   }
 
   /** The record of how a stream ended (its release record was written before the first byte). */
@@ -265,6 +275,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     outcome: { status: number; errorCode?: string },
     usage: Usage | null,
     answerSha256: string | null,
+    answer: string | undefined,
   ): void {
     let findings: readonly Finding[] = [];
     try {
@@ -274,12 +285,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
     recordAfterRelease(
       buildAuditEntry(ctx, { phase: 'complete', ...outcome, usage, answerSha256, findings }),
+      answer === undefined ? undefined : retainRequestOf(ctx, { prompt: false, answer }),
     );
   }
 
   /** Records what happened after the answer (or refusal) went out: failures are counted and logged. */
-  function recordAfterRelease(entry: AuditEntry): void {
-    record(entry).then(
+  function recordAfterRelease(entry: AuditEntry, retain?: RetainRequest): void {
+    record(entry, retain).then(
       () => watch(entry.phase === 'refused' ? 'request.refused' : 'request.completed', entry),
       (err: unknown) => {
         metrics.auditFailures.inc({ phase: entry.phase });

@@ -16,7 +16,7 @@ permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::
 @id("eu-only") @obligation("route:region=eu,eu-west")
 permit (principal, action == Ztgate::Action::"chat", resource is Ztgate::Model)
 when { resource == Ztgate::Model::"in-eu" || resource == Ztgate::Model::"in-us" };
-@id("retained") @obligation("retain:30d")
+@id("approval") @obligation("require_approval")
 permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"guarded");
 `;
 
@@ -96,6 +96,6 @@ ${[model('capped', 'eu'), model('in-eu', 'eu'), model('in-us', 'us'), model('gua
     const body = (await res.json()) as { error: { code: string } };
     assert.equal(body.error.code, 'obligation_unenforceable');
     assert.equal(fake.total(), before);
-    assert.match(t.logs.text(), /retain:30d/, 'the unenforced obligation is logged');
+    assert.match(t.logs.text(), /require_approval/, 'the unenforced obligation is logged');
   });
 });
