@@ -35,6 +35,8 @@ export interface TestGatewayOptions {
   readonly stageOverrides?: Partial<Stages>;
   readonly demo?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** More `server:` settings (flow-mapping items), for example `adminTls: true`. */
+  readonly server?: string;
   /** An existing home to start in (removed on close); by default a fresh temp home. */
   readonly home?: string;
 }
@@ -45,7 +47,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   await ensureHome(home);
   const demo = options.demo ?? true;
   const yaml = `
-server: { port: 0, adminPort: 0 }
+server: { port: 0, adminPort: 0${options.server ? `, ${options.server}` : ''} }
 logging: { level: debug }
 demo: { enabled: ${demo}, issuerPort: 0, modelPort: 0 }
 ${options.yaml ?? ''}`;
