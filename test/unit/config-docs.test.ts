@@ -12,7 +12,13 @@ interface Def {
   readonly valueType?: { _zod: { def: Def } };
   /** A pipe (`.transform`) validates with `in` first. */
   readonly in?: { _zod: { def: Def } };
+  /** A union (for example a discriminated one): its object options' keys together. */
+  readonly options?: readonly { _zod: { def: Def } }[];
 }
+
+const isObjectLike = (def: Def): boolean =>
+  def.type === 'object' ||
+  (def.type === 'union' && (def.options ?? []).every((o) => o._zod.def.type === 'object'));
 
 /** Every leaf key of the schema, as `a.b`, `a.<name>.c` (records) and `a[].b` (lists). */
 function leafKeys(def: Def, prefix: string): string[] {
@@ -23,7 +29,10 @@ function leafKeys(def: Def, prefix: string): string[] {
   if (def.type === 'object' && def.shape) {
     return Object.entries(def.shape).flatMap(([k, v]) => leafKeys(v._zod.def, prefix ? `${prefix}.${k}` : k));
   }
-  if (def.type === 'array' && def.element && def.element._zod.def.type === 'object') {
+  if (def.type === 'union' && def.options && isObjectLike(def)) {
+    return [...new Set(def.options.flatMap((o) => leafKeys(o._zod.def, prefix)))];
+  }
+  if (def.type === 'array' && def.element && isObjectLike(def.element._zod.def)) {
     return leafKeys(def.element._zod.def, `${prefix}[]`);
   }
   if (def.type === 'record' && def.valueType && def.valueType._zod.def.type === 'object') {
