@@ -237,7 +237,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       { recognizers: detectors.recognizers.map((r) => r.name), injection: detectors.injection !== undefined },
       'data guard ready',
     );
-    const ledger = await openLedgerService({ config, home: paths.dir, store, keys, logger });
+    const ledger = await openLedgerService({ config, home: paths.dir, store, keys, logger, metrics });
     closers.push(() => ledger.close());
     const pseudonymKeys = openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
     const built: Stages = {

@@ -11,6 +11,7 @@ import { storedConsistencyProof } from '../ledger/store-proofs.js';
 import { createWitness } from '../ledger/witness.js';
 import type { Store } from '../store/index.js';
 import type { AdminAuthorization } from './admin-auth.js';
+import type { GatewayMetrics } from './metrics.js';
 import { registerAdminLedger } from './admin-ledger.js';
 
 /** Obligations the record stage applies. */
@@ -40,8 +41,9 @@ export async function openLedgerService(options: {
   readonly store: Store;
   readonly keys: KeyManager;
   readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
 }): Promise<LedgerService> {
-  const { config, home, store, keys, logger } = options;
+  const { config, home, store, keys, logger, metrics } = options;
   const settings = config.ledger;
   const prove = (from: number, to: number) => storedConsistencyProof(store.audit, from, to);
   const checkpointer = new Checkpointer({
@@ -51,11 +53,14 @@ export async function openLedgerService(options: {
     everyEntries: settings.checkpoint.everyEntries,
     intervalMs: settings.checkpoint.intervalMs,
     witnesses: settings.witnesses.map((w) => createWitness(w, prove, home)),
-    onError: (err, during, witness) =>
+    onError: (err, during, witness) => {
+      metrics.ledgerFailures.inc({ during });
       logger.error(
         { err: err instanceof Error ? err.message : String(err), ...(witness ? { witness } : {}) },
         during === 'witness' ? 'ledger witness refused or unreachable' : 'ledger checkpoint failed',
-      ),
+      );
+    },
+    onCheckpoint: (checkpoint) => metrics.ledgerCheckpointSize.set(checkpoint.size),
   });
   // The first checkpoint is signed at start: a key problem stops the start, not the first request.
   await ledgerSigner(keys, settings.origin, LEDGER_ACTOR);

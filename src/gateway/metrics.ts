@@ -49,6 +49,17 @@ export class GatewayMetrics {
     labelNames: ['phase'] as const,
     registers: [this.registry],
   });
+  readonly ledgerCheckpointSize = new Gauge({
+    name: 'ztgate_ledger_checkpoint_size',
+    help: 'Tree size of the latest checkpoint this replica signed.',
+    registers: [this.registry],
+  });
+  readonly ledgerFailures = new Counter({
+    name: 'ztgate_ledger_failures_total',
+    help: 'Checkpoints that could not be signed or stored, and witness deliveries that failed.',
+    labelNames: ['during'] as const,
+    registers: [this.registry],
+  });
   readonly watchDropped = new Counter({
     name: 'ztgate_watch_events_dropped_total',
     help: 'Watch events dropped because the queue was full.',
