@@ -57,7 +57,7 @@ export interface AuditEntry {
 
 /** Where a request's retained content is stored, and until when. */
 export interface RetentionRef {
-  /** The encrypted object's id (namespace `ledger-content`). */
+  /** The encrypted object's id (namespace `ztgate/ledger-content`). */
   readonly objectId: string;
   /** The key-encryption key whose destruction shreds it, for example `ledger-content-2026-11-30`. */
   readonly keyName: string;
