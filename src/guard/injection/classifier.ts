@@ -41,6 +41,13 @@ export interface InjectionModel {
    * signals))`, without building the vector.
    */
   scoreWindow(window: string, signalMask: number): number;
+  /**
+   * Sigmoid score of a window from its hashed weight sum over {@link weights}, its unique-bucket
+   * count and its signal mask (what `analyzeWeighted` hands over): as `scoreWindow`.
+   */
+  scoreSum(sum: number, count: number, signalMask: number): number;
+  /** The dense weights, hashed buckets then signals. */
+  readonly weights: Float32Array;
 }
 
 /** The model file is missing, malformed or built for a different feature layout. */
@@ -88,8 +95,18 @@ export function loadModel(file: InjectionModelFile, threshold = file.threshold):
     dense[idx] = file.weights[k] ?? 0;
   });
   const bias = file.bias;
+  const scoreSum = (sum: number, count: number, signalMask: number): number => {
+    // The vector's n-gram values are 1/sqrt(count), rounded to float32 as in vectorOf.
+    let z = bias + (count > 0 ? Math.fround(1 / Math.sqrt(count)) * sum : 0);
+    for (let i = 0; signalMask >>> i !== 0; i++) {
+      if ((signalMask & (1 << i)) !== 0) z += dense[HASH_BUCKETS + i] as number;
+    }
+    return sigmoid(z);
+  };
   return {
     threshold,
+    weights: dense,
+    scoreSum,
     score(vector: SparseVector): number {
       let z = bias;
       const { indices, values } = vector;
@@ -98,13 +115,7 @@ export function loadModel(file: InjectionModelFile, threshold = file.threshold):
     },
     scoreWindow(window: string, signalMask: number): number {
       const sum = hashedWeightSumInto(window, dense);
-      const count = lastBucketCount();
-      // The vector's n-gram values are 1/sqrt(count), rounded to float32 as in vectorOf.
-      let z = bias + (count > 0 ? Math.fround(1 / Math.sqrt(count)) * sum : 0);
-      for (let i = 0; signalMask >>> i !== 0; i++) {
-        if ((signalMask & (1 << i)) !== 0) z += dense[HASH_BUCKETS + i] as number;
-      }
-      return sigmoid(z);
+      return scoreSum(sum, lastBucketCount(), signalMask);
     },
   };
 }

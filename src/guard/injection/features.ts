@@ -4,7 +4,15 @@
  * one feature per heuristic signal after the hashed block. Linear in the input.
  */
 import { normalizeWithStats, decodedPayloads } from '../normalize.js';
-import { hasAdversarialSuffix, patternSignalMask, SIGNAL_NAMES, type SignalName } from './heuristics.js';
+import { GATE_FILTER, gateOpen, markApostropheSegments, markGateWord, resetGateWords } from './gates.js';
+import {
+  CODE_PUNCT,
+  combinedPatterns,
+  hasAdversarialSuffix,
+  patternSignalMask,
+  SIGNAL_NAMES,
+  type SignalName,
+} from './heuristics.js';
 
 export const HASH_BITS = 18;
 export const HASH_BUCKETS = 1 << HASH_BITS;
@@ -77,6 +85,8 @@ function popcount(x: number): number {
 }
 // The unique-bucket count of the last hashing pass.
 let bucketCount = 0;
+// Whether the last hashing pass found an adversarial suffix (as `hasAdversarialSuffix`).
+let suffixFound = false;
 
 /** True for the characters of a word (`[a-z0-9']`). */
 function isWordChar(c: number): boolean {
@@ -157,20 +167,40 @@ function hashWindow(text: string, weights: Float32Array | null, sink: number[] |
     // Padded position i + 5 is text position i + 4; the closing pad is at padded len - 1.
     c4 = i + 4 < n ? text.charCodeAt(i + 4) : i + 4 === n ? 32 : -1;
   }
-  // Word unigrams and bigrams, scanning char codes.
+  // Word unigrams and bigrams, scanning char codes. The same scan records the signal gates'
+  // words (gates.ts) and counts the adversarial-suffix tokens (`hasAdversarialSuffix`: tokens
+  // are separated by single spaces; code punctuation is never a word character).
+  resetGateWords();
   let prev = 0;
+  let tokens = 0;
+  let weight = 0;
+  let punct = 0;
+  let inToken = false;
   for (let i = 0; i < n;) {
     let c = text.charCodeAt(i);
     if (!isWordChar(c)) {
+      if (c === 32) {
+        if (inToken) {
+          tokens++;
+          weight += punct < 3 ? punct : 3;
+          inToken = false;
+          punct = 0;
+        }
+      } else {
+        inToken = true;
+        if (c < 128) punct += CODE_PUNCT[c] as number;
+      }
       i++;
       continue;
     }
+    inToken = true;
     let w = WORD_SEED;
     do {
       w = Math.imul(w ^ c, FNV_PRIME);
       c = ++i < n ? text.charCodeAt(i) : -1;
     } while (isWordChar(c));
     w >>>= 0;
+    if (GATE_FILTER[w & 4095] === 1) markGateWord(w);
     let b = bucketOf(w);
     visit(b);
     if (prev !== 0) {
@@ -179,6 +209,12 @@ function hashWindow(text: string, weights: Float32Array | null, sink: number[] |
     }
     prev = w || 1;
   }
+  if (inToken) {
+    tokens++;
+    weight += punct < 3 ? punct : 3;
+  }
+  suffixFound = weight >= 6 && weight >= 0.25 * tokens;
+  markApostropheSegments(text);
   bucketCount = pass.count;
   return pass.sum;
 }
@@ -270,14 +306,8 @@ function isInstructionLike(payload: string): boolean {
   return patternSignalMask(payload) !== 0;
 }
 
-/**
- * Normalises a raw text and calls `visit` with each window to score and its signal mask (bit
- * `i` is `SIGNAL_NAMES[i]`); returns the mask of every signal that fired. Decoded payloads
- * (base64, hex, rot13) are normalised and visited as extra windows, so an encoded instruction is
- * scored like a plain one; text-level signals (`encoded_payload`, `obfuscation`) are added to
- * every window. Training ({@link prepare}) and inference share this path.
- */
-export function analyze(raw: string, visit: (window: string, mask: number) => void): number {
+/** A normalised text, its decoded payloads (normalised) and its text-level signal mask. */
+function normalizedParts(raw: string): { text: string; payloads: string[]; global: number } {
   const { text, stats } = normalizeWithStats(raw);
   let global = 0;
   const payloads = decodedPayloads(raw).map((p) => normalizeWithStats(p).text);
@@ -286,12 +316,11 @@ export function analyze(raw: string, visit: (window: string, mask: number) => vo
   if (stats.invisible >= 2 || (stats.homoglyphs >= 2 && nonAsciiLetters(text) < stats.homoglyphs)) {
     global |= OBFUSCATION;
   }
-  let all = global;
-  const each = (w: string): void => {
-    const mask = windowSignalMask(w) | global;
-    all |= mask;
-    visit(w, mask);
-  };
+  return { text, payloads, global };
+}
+
+/** Calls `each` with every window of a normalised text, then with every payload. */
+function forEachWindow(text: string, payloads: readonly string[], each: (w: string) => void): void {
   if (text.length <= WINDOW_CHARS) each(text);
   else {
     for (let start = 0; ; start += WINDOW_STRIDE) {
@@ -300,6 +329,52 @@ export function analyze(raw: string, visit: (window: string, mask: number) => vo
     }
   }
   for (const p of payloads) each(p);
+}
+
+/**
+ * Normalises a raw text and calls `visit` with each window to score and its signal mask (bit
+ * `i` is `SIGNAL_NAMES[i]`); returns the mask of every signal that fired. Decoded payloads
+ * (base64, hex, rot13) are normalised and visited as extra windows, so an encoded instruction is
+ * scored like a plain one; text-level signals (`encoded_payload`, `obfuscation`) are added to
+ * every window. Training ({@link prepare}) takes this path; the detector takes
+ * {@link analyzeWeighted}, which gives the same windows and masks.
+ */
+export function analyze(raw: string, visit: (window: string, mask: number) => void): number {
+  const { text, payloads, global } = normalizedParts(raw);
+  let all = global;
+  forEachWindow(text, payloads, (w) => {
+    const mask = windowSignalMask(w) | global;
+    all |= mask;
+    visit(w, mask);
+  });
+  return all;
+}
+
+/** Signal expressions, in SIGNAL_NAMES order (the pattern signals come first). */
+const SIGNAL_RES = combinedPatterns();
+
+/**
+ * {@link analyze} for inference: each window is hashed once, which gives its weight sum over
+ * `weights` (see {@link hashedWeightSum}), its adversarial-suffix signal and the words that open
+ * the pattern signals' gates (gates.ts); only the signals whose gate is open run their
+ * expression. `visit` gets the window's signal mask, weight sum and unique-bucket count.
+ */
+export function analyzeWeighted(
+  raw: string,
+  weights: Float32Array,
+  visit: (mask: number, sum: number, count: number) => void,
+): number {
+  const { text, payloads, global } = normalizedParts(raw);
+  let all = global;
+  forEachWindow(text, payloads, (w) => {
+    const sum = hashWindow(w, weights, null);
+    let mask = global | (suffixFound ? ADVERSARIAL_SUFFIX : 0);
+    for (let i = 0; i < SIGNAL_RES.length; i++) {
+      if (gateOpen(i, w) && (SIGNAL_RES[i] as RegExp).test(w)) mask |= 1 << i;
+    }
+    all |= mask;
+    visit(mask, sum, bucketCount);
+  });
   return all;
 }
 

@@ -11,7 +11,10 @@ const gap = (n: number): string => `(?: [\\w'-]+){0,${n}}`;
 
 const re = (source: string): RegExp => new RegExp(source);
 
-/** Signals decided by the text's patterns. */
+/**
+ * Signals decided by the text's patterns. The detector runs a signal only when its gate in
+ * gates.ts is open: a pattern added or changed here needs its gate words checked there.
+ */
 export const PATTERN_SIGNALS = {
   /** "ignore all previous instructions", "forget everything you were told". */
   instruction_override: [
@@ -131,7 +134,7 @@ export function allPatterns(): RegExp[] {
 }
 
 /** Code punctuation (`{}[]()\\$^_<>|@#%*=;\`~`), by char code. */
-const CODE_PUNCT = new Uint8Array(128);
+export const CODE_PUNCT = new Uint8Array(128);
 for (const ch of '{}[]()\\$^_<>|@#%*=;`~') CODE_PUNCT[ch.charCodeAt(0)] = 1;
 
 /**

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { InjectionDetector, InjectionVerdict } from '../types.js';
 import { InjectionModelError, loadModel, parseModelFile, type InjectionModelFile } from './classifier.js';
-import { analyze, signalsOfMask } from './features.js';
+import { analyzeWeighted, signalsOfMask } from './features.js';
 
 export { InjectionModelError, type InjectionModelFile } from './classifier.js';
 export { SIGNAL_NAMES, type SignalName } from './heuristics.js';
@@ -56,8 +56,8 @@ export function createInjectionDetector(options: InjectionDetectorOptions = {}):
     name: 'injection',
     score(text: string): InjectionVerdict {
       let score = 0;
-      const all = analyze(text, (window, mask) => {
-        score = Math.max(score, model.scoreWindow(window, mask));
+      const all = analyzeWeighted(text, model.weights, (mask, sum, count) => {
+        score = Math.max(score, model.scoreSum(sum, count, mask));
       });
       return { score, flagged: score >= threshold, signals: signalsOfMask(all) };
     },
