@@ -57,8 +57,8 @@ export async function up(args: readonly string[]): Promise<number> {
       `    -d '{"model":"demo","messages":[{"role":"user","content":"Hello, my name is Alice Smith."}]}'`,
     );
   }
-  process.stdout.write(lines.join('\n') + '\n');
-
+  // The handlers are in place before the listening line goes out: a supervisor that sends
+  // SIGTERM as soon as it reads that line must get a clean shutdown, not the default kill.
   // SIGHUP reloads the policy bundle (a refused candidate leaves the running one in place).
   const reload = (): void => {
     logger.info({ signal: 'SIGHUP' }, 'reloading the policy bundle');
@@ -69,7 +69,7 @@ export async function up(args: readonly string[]): Promise<number> {
       );
   };
   process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down');
       resolve();
@@ -77,6 +77,8 @@ export async function up(args: readonly string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.stdout.write(lines.join('\n') + '\n');
+  await stopped;
   process.off('SIGHUP', reload);
   await gateway.close();
   logger.flush();

@@ -44,13 +44,18 @@ export function wellFormed(value: unknown): unknown {
 
 /** Canonicalises an entry (throws CanonicalJsonError for what JSON cannot hold) into a row. */
 export function ledgerRowOf(entry: AuditEntry): LedgerRow {
+  return legacyLedgerRow(entry, new Date().toISOString());
+}
+
+/** A row for an entry stored at `storedAt` (a plain audit row moved into the ledger keeps its time). */
+export function legacyLedgerRow(entry: AuditEntry, storedAt: string): LedgerRow {
   return [
     entry.requestId,
     entry.principalId,
     entry.phase,
-    new Date().toISOString(),
-    entry.decision,
-    entry.modelId,
+    storedAt,
+    entry.decision ?? null,
+    entry.modelId ?? null,
     entry.dataClass ?? null,
     canonicalJson(wellFormed(entry)),
   ];

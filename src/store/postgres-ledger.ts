@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AuditEntry, AuditReceipt } from '../core/index.js';
-import { sequence, stateRoot } from '../ledger/sequencer.js';
+import { sequence, stateRoot, type SequencedLeaf } from '../ledger/sequencer.js';
 import {
   checkCheckpoint,
   checkNodeAddress,
@@ -8,6 +8,7 @@ import {
   filtersOf,
   ledgerPageOf,
   ledgerRowOf,
+  legacyLedgerRow,
   MAX_LEAVES_PER_READ,
   recordOfLeaf,
   type LedgerRow,
@@ -121,45 +122,11 @@ export class PostgresAudit implements AuditRepository {
   }
 
   async #commit(client: pg.PoolClient, batch: readonly Waiter[]): Promise<AuditReceipt[]> {
-    const stateRow = await client.query<{ size: string; frontier: Buffer }>({
-      name: 'ztgate_ledger_state_lock',
-      text: 'select size, frontier from ledger_state where id = 1 for update',
-    });
-    const state = stateRow.rows[0];
-    if (!state) throw new Error('ledger state row is missing');
-    const sequenced = sequence(
-      { size: Number(state.size), frontier: state.frontier },
-      batch.map((w) => ({ entryJson: w.row[7], storedAt: w.row[3] })),
+    const leaves = await commitLedgerRows(
+      client,
+      batch.map((w) => w.row),
     );
-    const column = (i: number): unknown[] => batch.map((w) => w.row[i]);
-    await client.query({
-      name: 'ztgate_ledger_insert_leaves',
-      text: `insert into ledger_leaves (idx, leaf_hash, request_id, principal_id, phase, stored_at, decision, model_id, data_class, leaf)
-             select * from unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
-      values: [
-        sequenced.leaves.map((l) => l.index),
-        sequenced.leaves.map((l) => l.leafHash),
-        ...[0, 1, 2, 3, 4, 5, 6].map(column),
-        sequenced.leaves.map((l) => l.text),
-      ],
-    });
-    if (sequenced.nodes.length > 0) {
-      await client.query({
-        name: 'ztgate_ledger_insert_nodes',
-        text: 'insert into ledger_nodes (level, idx, hash) select * from unnest($1::int[], $2::bigint[], $3::bytea[])',
-        values: [
-          sequenced.nodes.map((n) => n.level),
-          sequenced.nodes.map((n) => n.index),
-          sequenced.nodes.map((n) => n.hash),
-        ],
-      });
-    }
-    await client.query({
-      name: 'ztgate_ledger_state_write',
-      text: 'update ledger_state set size = $1, frontier = $2 where id = 1',
-      values: [sequenced.state.size, sequenced.state.frontier],
-    });
-    return sequenced.leaves.map((leaf) => ({
+    return leaves.map((leaf) => ({
       seq: leaf.index + 1,
       index: leaf.index,
       leafHash: leaf.leafHash.toString('hex'),
@@ -256,4 +223,68 @@ export class PostgresAudit implements AuditRepository {
     });
     return result.rows.map(checkpointOf);
   }
+}
+
+/**
+ * Sequences and stores rows inside the caller's transaction: locks the one state row (so that
+ * replicas sequence one after another), inserts the leaves and completed subtrees, and writes the
+ * new frontier.
+ */
+export async function commitLedgerRows(
+  client: pg.PoolClient,
+  rows: readonly LedgerRow[],
+): Promise<readonly SequencedLeaf[]> {
+  const stateRow = await client.query<{ size: string; frontier: Buffer }>({
+    name: 'ztgate_ledger_state_lock',
+    text: 'select size, frontier from ledger_state where id = 1 for update',
+  });
+  const state = stateRow.rows[0];
+  if (!state) throw new Error('ledger state row is missing');
+  const sequenced = sequence(
+    { size: Number(state.size), frontier: state.frontier },
+    rows.map((row) => ({ entryJson: row[7], storedAt: row[3] })),
+  );
+  const column = (i: number): unknown[] => rows.map((row) => row[i]);
+  await client.query({
+    name: 'ztgate_ledger_insert_leaves',
+    text: `insert into ledger_leaves (idx, leaf_hash, request_id, principal_id, phase, stored_at, decision, model_id, data_class, leaf)
+           select * from unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
+    values: [
+      sequenced.leaves.map((l) => l.index),
+      sequenced.leaves.map((l) => l.leafHash),
+      ...[0, 1, 2, 3, 4, 5, 6].map(column),
+      sequenced.leaves.map((l) => l.text),
+    ],
+  });
+  if (sequenced.nodes.length > 0) {
+    await client.query({
+      name: 'ztgate_ledger_insert_nodes',
+      text: 'insert into ledger_nodes (level, idx, hash) select * from unnest($1::int[], $2::bigint[], $3::bytea[])',
+      values: [
+        sequenced.nodes.map((n) => n.level),
+        sequenced.nodes.map((n) => n.index),
+        sequenced.nodes.map((n) => n.hash),
+      ],
+    });
+  }
+  await client.query({
+    name: 'ztgate_ledger_state_write',
+    text: 'update ledger_state set size = $1, frontier = $2 where id = 1',
+    values: [sequenced.state.size, sequenced.state.frontier],
+  });
+  return sequenced.leaves;
+}
+
+/**
+ * Moves the plain audit rows of a database from before the ledger into it, in order and with
+ * their storage times, inside the caller's (migration) transaction; empties the old table.
+ */
+export async function importLegacyAudit(client: pg.PoolClient): Promise<number> {
+  const legacy = await client.query<{ stored_at: string; entry: string }>(
+    'select stored_at, entry from audit_log order by seq',
+  );
+  const rows = legacy.rows.map((row) => legacyLedgerRow(JSON.parse(row.entry) as AuditEntry, row.stored_at));
+  for (let i = 0; i < rows.length; i += 1000) await commitLedgerRows(client, rows.slice(i, i + 1000));
+  if (rows.length > 0) await client.query('delete from audit_log');
+  return rows.length;
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { POSTGRES_API_KEYS_MIGRATION, PostgresApiKeys } from './postgres-api-keys.js';
-import { POSTGRES_LEDGER_MIGRATION, PostgresAudit } from './postgres-ledger.js';
+import { importLegacyAudit, POSTGRES_LEDGER_MIGRATION, PostgresAudit } from './postgres-ledger.js';
 import { inTransaction } from './postgres-tx.js';
 import {
   checkEnvelope,
@@ -295,6 +295,7 @@ export class PostgresStore implements Store {
           new Date().toISOString(),
         ]);
       }
+      await importLegacyAudit(client);
     });
   }
 

@@ -8,6 +8,7 @@ import {
   filtersOf,
   ledgerPageOf,
   ledgerRowOf,
+  legacyLedgerRow,
   MAX_LEAVES_PER_READ,
   recordOfLeaf,
   type LedgerRow,
@@ -80,6 +81,13 @@ export interface CommittedLeaf {
  * keeps indexes dense when other processes (CLI commands) append to the same file.
  */
 export function ledgerCommitter(db: Database.Database): (rows: readonly LedgerRow[]) => CommittedLeaf[] {
+  const commitRows = ledgerRowWriter(db);
+  const commit = db.transaction(commitRows);
+  return (rows) => commit.immediate(rows);
+}
+
+/** Sequences and stores rows inside the caller's transaction. */
+function ledgerRowWriter(db: Database.Database): (rows: readonly LedgerRow[]) => CommittedLeaf[] {
   const readState = db.prepare<[], { size: number; frontier: Buffer }>(
     'select size, frontier from ledger_state where id = 1',
   );
@@ -105,7 +113,7 @@ export function ledgerCommitter(db: Database.Database): (rows: readonly LedgerRo
   const writeState = db.prepare<[number, Buffer]>(
     'update ledger_state set size = ?, frontier = ? where id = 1',
   );
-  const commit = db.transaction((rows: readonly LedgerRow[]): CommittedLeaf[] => {
+  return (rows) => {
     const state = readState.get();
     if (!state) throw new Error('ledger state row is missing');
     const batch = sequence(
@@ -132,8 +140,28 @@ export function ledgerCommitter(db: Database.Database): (rows: readonly LedgerRo
     for (const node of batch.nodes) insertNode.run(node.level, node.index, node.hash);
     writeState.run(batch.state.size, batch.state.frontier);
     return committed;
+  };
+}
+
+/**
+ * Moves the plain audit rows of a database from before the ledger (schema version < 4) into the
+ * ledger, in their order and with their storage times, in one transaction: they become its first
+ * leaves, and the old table is emptied so that this runs once.
+ */
+export function importLegacyAudit(db: Database.Database): number {
+  const legacy = db.prepare<[], { stored_at: string; entry: string }>(
+    'select stored_at, entry from audit_log order by seq',
+  );
+  const write = ledgerRowWriter(db);
+  const move = db.transaction((): number => {
+    const rows = legacy
+      .all()
+      .map((row) => legacyLedgerRow(JSON.parse(row.entry) as AuditEntry, row.stored_at));
+    for (let i = 0; i < rows.length; i += 1000) write(rows.slice(i, i + 1000));
+    db.prepare('delete from audit_log').run();
+    return rows.length;
   });
-  return (rows) => commit.immediate(rows);
+  return move.immediate();
 }
 
 type LeafRow = { idx: number; stored_at: string; leaf: string };

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { prepareApiKeys, SQLITE_API_KEYS_MIGRATION, SqliteApiKeys } from './sqlite-api-keys.js';
-import { prepareLedger, SQLITE_LEDGER_MIGRATION, SqliteAudit } from './sqlite-ledger.js';
+import { importLegacyAudit, prepareLedger, SQLITE_LEDGER_MIGRATION, SqliteAudit } from './sqlite-ledger.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import {
   checkEnvelope,
@@ -289,6 +289,7 @@ export class SqliteStore implements Store {
         record.run(migration.version, new Date().toISOString());
       }
     }).immediate();
+    importLegacyAudit(db);
     // Start the writer thread now, so that the first request does not wait for it and a thread
     // that cannot start stops the start instead of the first request.
     const writer = this.#writer();

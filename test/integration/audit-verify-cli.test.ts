@@ -93,6 +93,11 @@ describe('ztgate audit verify and ztgate audit proof', () => {
       [true, size, 3, 25, 5],
     );
 
+    // `audit key` prints the verifier key an auditor configures.
+    r = ztgate(home, ['key']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${verifierKey}\n`);
+
     r = ztgate(home, ['verify', '--key', verifierKey, '--checkpoint', join(home, 'auditor-checkpoint.txt')]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`4 checkpoints verified; covered size ${size}`));

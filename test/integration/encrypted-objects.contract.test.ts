@@ -335,7 +335,8 @@ function encryptedObjectsContract(
         original.envelope,
         rewrapped.subarray(0, rewrapped.length - 1),
         Buffer.concat([rewrapped, Buffer.alloc(1)]),
-        Buffer.from(rewrapped).fill(1, 40, 41),
+        // One byte changed (a fixed value would equal the random byte one time in 256).
+        Buffer.from(rewrapped).fill(rewrapped[40]! ^ 1, 40, 41),
       ];
       for (const expected of refused) {
         assert.equal(
@@ -576,7 +577,7 @@ function encryptedObjectsContract(
     }
 
     if (traits.durable) {
-      it('migrating a schema-version-1 database adds the objects table and keeps the audit log', async () => {
+      it('migrating a schema-version-1 database adds the objects table and moves the audit log into the ledger', async () => {
         assert.ok(fixture.createVersion1 && fixture.sql, 'durable fixtures can create a version 1 database');
         const entries = [auditEntry(), auditEntry()];
         await fixture.createVersion1('v1', entries);
@@ -586,6 +587,7 @@ function encryptedObjectsContract(
           { version: 1 },
           { version: 2 },
           { version: 3 },
+          { version: 4 },
         ]);
         const records = await store.audit.list();
         assert.deepEqual(
@@ -748,6 +750,7 @@ describe('encrypted objects: schema details', () => {
           { version: 1 },
           { version: 2 },
           { version: 3 },
+          { version: 4 },
         ]);
         assert.deepEqual(db.prepare('select namespace, id, key_version from encrypted_objects').all(), [
           { namespace: 'ns', id: 'id', key_version: 1 },

@@ -187,7 +187,11 @@ for (const backend of BACKENDS) {
       clock.now = Date.UTC(2024, 2, 11);
       assert.deepEqual(await v.sweep(), { shredded: ['ledger-content-2024-03-10'] });
       await assert.rejects(keys.decrypt(storedA.envelope, context('req-a')), { code: 'key_destroyed' });
-      assert.equal(await store.objects.get('ztgate/ledger-content', 'req-a'), undefined, 'unreadable rows deleted');
+      assert.equal(
+        await store.objects.get('ztgate/ledger-content', 'req-a'),
+        undefined,
+        'unreadable rows deleted',
+      );
       assert.equal(await vault({ now: () => T0 }).read(a), 'shredded');
       assert.deepEqual(await v.read(b), content('b'), 'a later period still reads');
       assert.deepEqual(
