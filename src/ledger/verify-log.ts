@@ -45,7 +45,9 @@ export type LedgerProblemCode =
   /** A checkpoint (or the tree head) counts more leaves than storage holds. */
   | 'log_truncated'
   /** The sequencer's tree head is not the recomputed root of the whole log. */
-  | 'state_mismatch';
+  | 'state_mismatch'
+  /** A leaf's query columns (principal, time, decision, …) differ from its text: searches would miss or misfile it. */
+  | 'index_column_mismatch';
 
 export interface LedgerProblem {
   /** Stable code, for example `leaf_modified`, `leaf_missing`, `leaf_out_of_order`, `checkpoint_mismatch`. */
@@ -74,7 +76,7 @@ export interface LedgerVerifyReport {
 
 /** What verification reads; with `list`, rows stored far past the end of the log are found too. */
 export type LedgerVerifyReads = Pick<AuditRepository, 'leaves' | 'treeHead' | 'checkpoints' | 'count'> &
-  Partial<Pick<AuditRepository, 'list'>>;
+  Partial<Pick<AuditRepository, 'list' | 'firstColumnMismatch'>>;
 
 /** Leaves per read: the most AuditRepository.leaves returns in one call. */
 const PAGE = 10_000;
@@ -266,6 +268,14 @@ export async function verifyLedger(
     }
     finalChecks(frontier, head, nextSize);
     await checkNothingPastEnd(audit, frontier.size);
+    const misfiled = await audit.firstColumnMismatch?.();
+    if (misfiled !== undefined) {
+      throw new Stop({
+        code: 'index_column_mismatch',
+        index: misfiled,
+        message: `leaf ${misfiled}: its query columns differ from its signed text (edited to hide it from searches)`,
+      });
+    }
   } catch (err) {
     if (err instanceof Stop) return report(err.problem);
     throw err;

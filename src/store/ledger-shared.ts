@@ -36,7 +36,9 @@ export function wellFormed(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(wellFormed);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[wellFormedString(key)] = wellFormed(item);
+    // An undefined member is absent in JSON: dropped here as JSON.stringify drops it.
+    for (const [key, item] of Object.entries(value))
+      if (item !== undefined) out[wellFormedString(key)] = wellFormed(item);
     return out;
   }
   return value;
@@ -49,15 +51,17 @@ export function ledgerRowOf(entry: AuditEntry): LedgerRow {
 
 /** A row for an entry stored at `storedAt` (a plain audit row moved into the ledger keeps its time). */
 export function legacyLedgerRow(entry: AuditEntry, storedAt: string): LedgerRow {
+  // The columns come from the same well-formed copy as the leaf, so that they always match it.
+  const clean = wellFormed(entry) as AuditEntry;
   return [
-    entry.requestId,
-    entry.principalId,
-    entry.phase,
+    clean.requestId,
+    clean.principalId ?? null,
+    clean.phase,
     storedAt,
-    entry.decision ?? null,
-    entry.modelId ?? null,
-    entry.dataClass ?? null,
-    canonicalJson(wellFormed(entry)),
+    clean.decision ?? null,
+    clean.modelId ?? null,
+    clean.dataClass ?? null,
+    canonicalJson(clean),
   ];
 }
 

@@ -194,6 +194,19 @@ export class PostgresAudit implements AuditRepository {
     return result.rows[0]?.hash;
   }
 
+  async firstColumnMismatch(): Promise<number | undefined> {
+    const result = await this.pool.query<{ idx: string }>(
+      `select idx from (select idx, request_id, principal_id, phase, stored_at, decision, model_id, data_class,
+                               leaf::jsonb as l from ledger_leaves) x
+       where (request_id, principal_id, phase, stored_at, decision, model_id, data_class) is distinct from
+             (l->'entry'->>'requestId', l->'entry'->>'principalId', l->'entry'->>'phase', l->>'storedAt',
+              l->'entry'->>'decision', l->'entry'->>'modelId', l->'entry'->>'dataClass')
+       order by idx limit 1`,
+    );
+    const row = result.rows[0];
+    return row ? Number(row.idx) : undefined;
+  }
+
   async addCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean> {
     checkCheckpoint(checkpoint);
     const result = await this.pool.query({

@@ -173,6 +173,7 @@ interface LedgerStatements {
   readonly leaves: Database.Statement<[number, number], { idx: number; leaf_hash: Buffer; leaf: string }>;
   readonly leafHashes: Database.Statement<[number, number], Buffer>;
   readonly node: Database.Statement<[number, number], Buffer>;
+  readonly columnMismatch: Database.Statement<[], number>;
   readonly addCheckpoint: Database.Statement<[number, Buffer, string, string]>;
   readonly latestCheckpoint: Database.Statement<[], CheckpointRow>;
   readonly checkpoints: Database.Statement<[number, number], CheckpointRow>;
@@ -196,6 +197,16 @@ export function prepareLedger(db: Database.Database): LedgerStatements {
       .pluck(),
     node: db
       .prepare<[number, number], Buffer>('select hash from ledger_nodes where level = ? and idx = ?')
+      .pluck(),
+    // One JSON parse per row (multi-path json_extract gives an array), compared as SQLite JSON text.
+    columnMismatch: db
+      .prepare<[], number>(
+        `select idx from ledger_leaves
+         where json_array(request_id, principal_id, phase, stored_at, decision, model_id, data_class)
+           is not json_extract(leaf, '$.entry.requestId', '$.entry.principalId', '$.entry.phase', '$.storedAt',
+                               '$.entry.decision', '$.entry.modelId', '$.entry.dataClass')
+         order by idx limit 1`,
+      )
       .pluck(),
     addCheckpoint: db.prepare(
       'insert into ledger_checkpoints (size, root_hash, note, created_at) values (?, ?, ?, ?) on conflict (size) do nothing',
@@ -274,6 +285,10 @@ export class SqliteAudit implements AuditRepository {
   async node(level: number, index: number): Promise<Buffer | undefined> {
     checkNodeAddress(level, index);
     return this.statements().node.get(level, index);
+  }
+
+  async firstColumnMismatch(): Promise<number | undefined> {
+    return this.statements().columnMismatch.get();
   }
 
   async addCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean> {

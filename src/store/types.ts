@@ -75,6 +75,12 @@ export interface AuditRepository {
   leafHashes(start: number, end: number): Promise<readonly Buffer[]>;
   /** The stored hash of the perfect subtree (level ≥ 1, index), or undefined. */
   node(level: number, index: number): Promise<Buffer | undefined>;
+  /**
+   * The first leaf index whose query columns (request, principal, phase, storedAt, decision, model,
+   * data class) differ from its leaf text, or undefined. The columns are an index outside the
+   * tree; this is how verification covers them (one pass in the database).
+   */
+  firstColumnMismatch(): Promise<number | undefined>;
   /** Stores a checkpoint; false when one for that size exists already (the first one stays). */
   addCheckpoint(checkpoint: StoredCheckpoint): Promise<boolean>;
   /** The checkpoint with the largest size. */

@@ -144,6 +144,30 @@ ledger: { origin: "${ORIGIN}", checkpoint: { everyEntries: 4, intervalMs: 50 } }
     assert.throws(() => verifyConsistency(first.size, second.size, proof, second.rootHash, first.rootHash));
   });
 
+  it('after a rotation of the ledger key, new checkpoints are signed by the new version', async () => {
+    const before = await checkpointCovering((await t.gw.store.audit.treeHead()).size);
+    await t.gw.keys.rotateKey('ledger-signing', 'test');
+    for (let i = 0; i < 5; i++) assert.equal((await chat(`after rotation ${i}`)).res.status, 200);
+    const all = await ledgerVerifiers(t.gw.keys, ORIGIN);
+    assert.equal(all.length, 2, 'both versions verify');
+    let note = '';
+    await eventually(async () => {
+      note = (await adminGet('/v1/ledger/checkpoint')).body;
+      try {
+        // Only the new version's verifier is given: an old signature does not open.
+        return openCheckpoint(note, [all[1]!]).checkpoint.size > before.size;
+      } catch {
+        return false;
+      }
+    });
+    assert.throws(
+      () => openCheckpoint(note, [all[0]!]),
+      'the new checkpoint is not signed by the old version',
+    );
+    openCheckpoint(before.note, all);
+    verifiers = all;
+  });
+
   it('entries are queried by principal, decision, model and phase; bad queries get stable codes', async () => {
     const alice = (await t.gw.store.audit.list({ limit: 1000 })).find((r) => r.entry.phase === 'release')
       ?.entry.principalId;

@@ -10,6 +10,7 @@ import { leafHash, MerkleFrontier } from '../../src/ledger/merkle.js';
 import { rootHash } from '../../src/ledger/merkle-proofs.js';
 import { verifyInclusion } from '../../src/ledger/merkle-verify.js';
 import { storedInclusionProof, storedRootHash } from '../../src/ledger/store-proofs.js';
+import { verifyLedger } from '../../src/ledger/verify-log.js';
 import type { Store } from '../../src/store/index.js';
 import { STORE_FIXTURES, type StoreFixture } from '../helpers/store-fixtures.js';
 
@@ -137,6 +138,22 @@ for (const [name, traits, makeFixture] of STORE_FIXTURES) {
         const { size, root } = await recompute(stores[0]!);
         assert.equal(size, 180);
         for (const store of stores) assert.deepEqual((await store.audit.treeHead()).rootHash, root);
+      });
+    }
+
+    if (traits.shared) {
+      it('a query column edited in the database is found, and verification names its leaf', async () => {
+        const space = `cols${++spaces}`;
+        const store = await open(space);
+        await store.audit.append(entry({ principalId: null, dataClass: undefined, decision: null }));
+        for (let i = 0; i < 4; i++) await store.audit.append(entry());
+        assert.equal(await store.audit.firstColumnMismatch(), undefined);
+        assert.equal((await verifyLedger(store.audit, { origin: 'test', verifiers: [] })).ok, true);
+        await fixture.sql!(space, "update ledger_leaves set principal_id = 'someone-else' where idx = 3");
+        assert.equal(await store.audit.firstColumnMismatch(), 3);
+        const report = await verifyLedger(store.audit, { origin: 'test', verifiers: [] });
+        assert.equal(report.problem?.code, 'index_column_mismatch');
+        assert.equal(report.problem?.index, 3);
       });
     }
 
