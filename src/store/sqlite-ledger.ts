@@ -170,7 +170,7 @@ interface LedgerStatements {
   readonly commit: (rows: readonly LedgerRow[]) => CommittedLeaf[];
   readonly state: Database.Statement<[], SequencerState>;
   readonly count: Database.Statement<[], number>;
-  readonly leaves: Database.Statement<[number, number], { idx: number; leaf_hash: Buffer; leaf: string }>;
+  readonly leaves: Database.Statement<[number, number], [number, Buffer, string]>;
   readonly leafHashes: Database.Statement<[number, number], Buffer>;
   readonly node: Database.Statement<[number, number], Buffer>;
   readonly columnMismatch: Database.Statement<[], number>;
@@ -187,9 +187,12 @@ export function prepareLedger(db: Database.Database): LedgerStatements {
     commit: ledgerCommitter(db),
     state: db.prepare('select size, frontier from ledger_state where id = 1'),
     count: db.prepare<[], number>('select size from ledger_state where id = 1').pluck(),
-    leaves: db.prepare(
-      'select idx, leaf_hash, leaf from ledger_leaves where idx >= ? and idx < ? order by idx',
-    ),
+    // Rows as arrays: verification reads every leaf, and named-column objects cost twice as much.
+    leaves: db
+      .prepare<[number, number], [number, Buffer, string]>(
+        'select idx, leaf_hash, leaf from ledger_leaves where idx >= ? and idx < ? order by idx',
+      )
+      .raw(),
     leafHashes: db
       .prepare<[number, number], Buffer>(
         'select leaf_hash from ledger_leaves where idx >= ? and idx < ? order by idx',
@@ -274,7 +277,7 @@ export class SqliteAudit implements AuditRepository {
   async leaves(start: number, end: number): Promise<readonly LedgerLeaf[]> {
     checkRange(start, end);
     const rows = this.statements().leaves.all(start, Math.min(end, start + MAX_LEAVES_PER_READ));
-    return rows.map((row) => ({ index: row.idx, leafHash: row.leaf_hash, text: row.leaf }));
+    return rows.map(([index, leafHash, text]) => ({ index, leafHash, text }));
   }
 
   async leafHashes(start: number, end: number): Promise<readonly Buffer[]> {
