@@ -1,6 +1,6 @@
 // bench/ledger: the quality bars of the audit ledger (issue 7).
 //   npm run bench:ledger [-- --quick] [--entries N] [--proof-entries N] [--seconds S]
-//        [--concurrency 1,64,256,1024] [--proofs N] [--cache DIR] [--no-pg] [--only a,b] [--release]
+//        [--concurrency 1,64,256,1024] [--proofs N] [--cache DIR] [--no-pg] [--only a,b]
 // Sections (--only takes their names):
 //   appends  durable appends per second through store.audit.append (SQLite, then PostgreSQL),
 //            closed-loop appenders at several concurrencies: group commit at work. Target ≥ 20,000/s.
@@ -31,8 +31,7 @@ const { values } = parseArgs({
     proofs: { type: 'string' },
     cache: { type: 'string', default: join(tmpdir(), 'ztgate-bench-ledger') },
     'no-pg': { type: 'boolean', default: false },
-    only: { type: 'string', default: 'appends,verify,proof' },
-    release: { type: 'boolean', default: false },
+    only: { type: 'string', default: 'appends,verify,proof,release' },
   },
 });
 
@@ -51,7 +50,6 @@ const settings = {
   cache: values.cache,
 };
 const sections = new Set(values.only.split(',').map((s) => s.trim()));
-if (values.release) sections.add('release');
 
 function heading(title: string): void {
   console.log(`\n## ${title}\n`);
@@ -144,11 +142,6 @@ async function proof(): Promise<void> {
 
 async function release(): Promise<void> {
   heading('4. Latency audit-before-release adds to a request');
-  if (!sections.has('release')) {
-    console.log('PLACEHOLDER (figures filled in by the lead): run with --release, or');
-    console.log('`node --import tsx bench/ledger/release.ts [--seconds 5] [--rate 200] [--rounds 3]`.');
-    return;
-  }
   await benchReleaseLatency(
     quick ? { seconds: 2, rate: 100, rounds: 1 } : { seconds: 5, rate: 200, rounds: 3 },
   );
@@ -160,5 +153,5 @@ console.log(
 if (sections.has('appends')) await appends();
 if (sections.has('verify')) await verify();
 if (sections.has('proof')) await proof();
-await release();
+if (sections.has('release')) await release();
 console.log(`\nProcess memory at the end: ${memory()}`);
