@@ -1,0 +1,140 @@
+// The contract every evidence verifier implements: one file per evidence kind (sev-snp.ts, and
+// later dev.ts, azure-attestation.ts, gcp-confidential-space.ts, ear.ts, tdx.ts). A verifier
+// either returns a Verdict (everything it was asked to check held) or throws an AttestationError
+// with a stable code. It never returns a partial or "ok: false" verdict: callers fail closed.
+
+/** The evidence formats ztgate knows. `dev` is a software key with no hardware root. */
+export type EvidenceKind = 'dev' | 'sev-snp' | 'azure-attestation' | 'gcp-confidential-space' | 'ear' | 'tdx';
+
+/**
+ * Stable error codes (they reach logs, audit entries and metrics; never rename one).
+ * - signature_invalid: the evidence's own signature (report, quote, JWT) does not verify.
+ * - chain_invalid: the signing key does not chain to a pinned root, or its certificate does not
+ *   describe this evidence (chip id, TCB), or the certificate is the wrong kind of key.
+ * - nonce_mismatch: the evidence does not carry the challenge's nonce.
+ * - key_binding_mismatch: the evidence binds another TLS key than the peer's (or binds one when
+ *   none was expected).
+ * - measurement_mismatch: launch measurement (or image digest, host data, ID key) not approved.
+ * - debug_enabled: the workload runs with debugging allowed (its memory is readable by the host).
+ * - tcb_too_old: firmware/microcode/guest security versions below the reference minimum.
+ * - policy_violation: another launch-policy field (VMPL, migration agent, ...) not allowed.
+ * - malformed_evidence: cannot be parsed, wrong size, reserved fields set.
+ * - expired: the evidence (token) or a certificate it depends on is outside its validity at `now`.
+ * - unsupported: a well-formed format or algorithm this verifier does not implement.
+ */
+export type AttestationErrorCode =
+  | 'signature_invalid'
+  | 'chain_invalid'
+  | 'nonce_mismatch'
+  | 'key_binding_mismatch'
+  | 'measurement_mismatch'
+  | 'debug_enabled'
+  | 'tcb_too_old'
+  | 'policy_violation'
+  | 'malformed_evidence'
+  | 'expired'
+  | 'unsupported';
+
+export class AttestationError extends Error {
+  override readonly name = 'AttestationError';
+  constructor(
+    readonly code: AttestationErrorCode,
+    message: string,
+    readonly kind?: EvidenceKind,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export function isAttestationError(e: unknown, code?: AttestationErrorCode): e is AttestationError {
+  return e instanceof AttestationError && (code === undefined || e.code === code);
+}
+
+/** What the verifier (the gateway) knows independently of the evidence. */
+export interface ExpectedBinding {
+  /** The fresh challenge nonce the gateway sent; freshness of hardware reports comes from it alone. */
+  nonce: Uint8Array;
+  /**
+   * Digest of the public key the runtime presented in mTLS (SHA-256 over the DER SubjectPublicKeyInfo).
+   * Absent: the evidence must not bind any key.
+   */
+  tlsKeyDigest?: Uint8Array;
+  /** Verification time, ms since the epoch (certificate validity, token expiry). */
+  now: number;
+}
+
+/** SEV-SNP specific reference values (all optional: absent means "not checked"). */
+export interface SevSnpReference {
+  /** Minimum guest SVN (set by the guest owner in the ID block). */
+  minGuestSvn?: number;
+  /** Allowed HOST_DATA values (hex, 32 bytes). */
+  hostData?: readonly string[];
+  /** Allowed ID_KEY_DIGEST values (hex, 48 bytes): who signed the ID block. */
+  idKeyDigests?: readonly string[];
+  /** Allowed AUTHOR_KEY_DIGEST values (hex, 48 bytes). */
+  authorKeyDigests?: readonly string[];
+  /** Allowed VMPLs at which the report was requested (e.g. [0]). */
+  vmpl?: readonly number[];
+  /** Allow a migration agent (policy bit 18). Default false. */
+  allowMigrationAgent?: boolean;
+  /** AMD products accepted (default: all bundled, i.e. Milan and Genoa). */
+  products?: readonly string[];
+}
+
+/**
+ * Reference values a runtime's evidence is matched against (from config or the signed policy
+ * bundle). The generic fields apply to every kind; per-kind sections hold what only one kind has.
+ */
+export interface ReferenceValues {
+  /**
+   * Approved measurements, lowercase or uppercase hex (SEV-SNP: the 48-byte launch MEASUREMENT;
+   * TDX: MRTD; JWT services: the image digest claim). Empty: nothing is approved.
+   */
+  measurements: readonly string[];
+  /** Accept debug-enabled workloads (only for test environments). Default false. */
+  allowDebug?: boolean;
+  /**
+   * Minimum security versions by component name, e.g. SEV-SNP `{ bootloader: 3, tee: 0, snp: 8,
+   * microcode: 115 }`. Components not named are not checked; a named component the evidence
+   * lacks fails.
+   */
+  minTcb?: Readonly<Record<string, number>>;
+  sevSnp?: SevSnpReference;
+}
+
+export interface VerdictClaims {
+  /** Whether the workload could be debugged (always false in a Verdict unless allowDebug). */
+  debug: boolean;
+  /** The security versions the evidence attests, by component. */
+  tcb: Readonly<Record<string, number>>;
+  /** The launch policy as the evidence states it. */
+  policy: Readonly<Record<string, string | number | boolean>>;
+  /** Kind-specific claims (hex strings, numbers, booleans). */
+  readonly [claim: string]: unknown;
+}
+
+export interface Verdict {
+  ok: true;
+  kind: EvidenceKind;
+  /** The matched measurement, lowercase hex. */
+  measurement: string;
+  claims: VerdictClaims;
+  /** True only when a hardware root (AMD, Intel, a cloud attestation service) vouches for it. */
+  hardware: boolean;
+  /**
+   * When the evidence itself stops being valid (a token's exp), ms since the epoch. Hardware
+   * reports carry no time: their freshness is the nonce, and the caller's freshness window applies.
+   */
+  expiresAt?: number;
+  /** `now` of the verification. */
+  verifiedAt: number;
+}
+
+export interface EvidenceVerifier {
+  readonly kind: EvidenceKind;
+  verify(
+    evidence: Uint8Array | string,
+    expected: ExpectedBinding,
+    reference: ReferenceValues,
+  ): Promise<Verdict>;
+}
