@@ -5,6 +5,7 @@ import { CA_USAGE, caCommand } from './ca.js';
 import { CONFIG_USAGE, configCommand } from './config-check.js';
 import { GUARD_USAGE, guardCommand } from './guard.js';
 import { KEYS_USAGE, keysCommand } from './keys.js';
+import { MODEL_USAGE, modelCommand } from './model.js';
 import { POLICY_USAGE, policyCommand } from './policy.js';
 import { REVOKE_USAGE, revokeCommand } from './revoke.js';
 import { SECRET_USAGE, secretCommand } from './secret.js';
@@ -23,6 +24,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   policy: policyCommand,
   guard: guardCommand,
   audit: auditCommand,
+  model: modelCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -48,6 +50,8 @@ ${POLICY_USAGE}
 ${GUARD_USAGE}
 
 ${AUDIT_USAGE}
+
+${MODEL_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */

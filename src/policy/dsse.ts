@@ -5,6 +5,7 @@
  */
 import { parseKeyRef } from '../keys/key-id.js';
 import type { KeyRef } from '../keys/types.js';
+import { pae } from '../core/dsse.js';
 
 /** The signature file, at the bundle's root. */
 export const BUNDLE_SIGNATURE_FILE = 'bundle.sig.json';
@@ -35,16 +36,7 @@ export interface BundleStatement {
   readonly signedAt: string;
 }
 
-/** DSSE pre-authentication encoding. Lengths are byte lengths, in decimal. */
-export function pae(payloadType: string, payload: Uint8Array): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([
-    Buffer.from(`DSSEv1 ${type.length} `, 'utf8'),
-    type,
-    Buffer.from(` ${payload.length} `, 'utf8'),
-    payload,
-  ]);
-}
+export { pae } from '../core/dsse.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
