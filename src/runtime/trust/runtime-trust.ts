@@ -150,6 +150,8 @@ export class RuntimeTrust {
         reject(error);
       }, limit);
     });
+    // Handled here too: the timer may fire while the verifier runs, after the race is settled.
+    timedOut.catch(() => undefined);
     try {
       const answer = await Promise.race([runtime.challenge(nonce, controller.signal), timedOut]);
       evidence = answer.evidence;
