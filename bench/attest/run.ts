@@ -1,6 +1,6 @@
 // bench/attest: what verifying a runtime costs. Side by side in one run:
 //   1. SEV-SNP evidence (the real report and VCEK of test/fixtures): the chain cached (as in
-//      steady state) and cold (a new verifier per call);
+//      steady state) and cold (a new verifier per call); dev evidence (a JWS by the agent's key);
 //   2. an OpenSSF model signature over a model of --files files of --mb MB each: hashing the files
 //      and verifying the bundle (what the runtime agent does at every re-measure);
 //   3. the routing check with a cached verdict (RuntimeTrust.status): what a request pays.
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RAW_NONCE_BINDING } from '../../src/runtime/attestation/binding.js';
+import { DevVerifier, signDevEvidence } from '../../src/runtime/attestation/dev.js';
 import { encodeSevSnpEvidence, SevSnpVerifier } from '../../src/runtime/attestation/sev-snp.js';
 import type { EvidenceVerifier } from '../../src/runtime/attestation/types.js';
 import { privateKeySigner } from '../../src/runtime/model-signing/dsse.js';
@@ -61,6 +62,28 @@ rows.push([
   'SEV-SNP report, cold (chain verified too)',
   await time(() => new SevSnpVerifier({ binding: RAW_NONCE_BINDING }).verify(evidence, expected, reference)),
 ]);
+
+// 1b. dev evidence (the agent's software key; no hardware root).
+{
+  const agentKey = generateKeyPairSync('ed25519');
+  const nonce = Buffer.alloc(32, 9);
+  const measurements = { weights: 'aa'.repeat(32), agent: 'bb'.repeat(32), config: 'cc'.repeat(32) };
+  const token = await signDevEvidence({
+    privateKey: agentKey.privateKey,
+    nonce,
+    measurements,
+    spiffeId: 'spiffe://bench/agent/a',
+  });
+  const dev = new DevVerifier();
+  const devReference = {
+    measurements: [measurements.weights],
+    dev: { publicKey: agentKey.publicKey.export({ format: 'pem', type: 'spki' }).toString() },
+  };
+  rows.push([
+    'dev evidence (EdDSA JWS, pinned key)',
+    await time(() => dev.verify(token, { nonce, now: Date.now() }, devReference)),
+  ]);
+}
 
 // 2. Model signature over real files.
 const dir = await mkdtemp(join(tmpdir(), 'ztgate-bench-attest-'));

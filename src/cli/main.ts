@@ -1,4 +1,5 @@
 import { APIKEY_USAGE, apikeyCommand } from './apikey.js';
+import { AGENT_USAGE, agentCommand } from './agent.js';
 import { UsageError } from './args.js';
 import { AUDIT_USAGE, auditCommand } from './audit.js';
 import { CA_USAGE, caCommand } from './ca.js';
@@ -25,6 +26,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   guard: guardCommand,
   audit: auditCommand,
   model: modelCommand,
+  agent: agentCommand,
 };
 
 const USAGE = `usage: ztgate <command> [options]
@@ -52,6 +54,8 @@ ${GUARD_USAGE}
 ${AUDIT_USAGE}
 
 ${MODEL_USAGE}
+
+${AGENT_USAGE}
 `;
 
 /** The `ztgate` command. Returns the process exit code. */

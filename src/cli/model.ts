@@ -9,7 +9,7 @@ import {
   verifyModel,
   type ModelTrust,
 } from '../runtime/model-signing/index.js';
-import { parse, UsageError } from './args.js';
+import { parse, UsageError, expandMultiValues } from './args.js';
 import { withKeyContext } from './key-context.js';
 
 export const MODEL_USAGE = `ztgate model sign DIR --key KEY-ID [--output FILE] [--ignore-paths P…] [--allow-symlinks]
@@ -28,25 +28,6 @@ ztgate model verify DIR --signature FILE (--public-key PEM | --certificate-chain
 
 /** Options that take several values: `--ignore-paths a b` is read as `--ignore-paths a --ignore-paths b`. */
 const MULTI = new Set(['--ignore-paths', '--certificate-chain']);
-
-function expandMulti(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    out.push(arg);
-    if (!MULTI.has(arg)) continue;
-    let j = i + 1;
-    let taken = 0;
-    while (j < args.length && !(args[j] as string).startsWith('-')) {
-      if (taken > 0) out.push(arg);
-      out.push(args[j] as string);
-      taken++;
-      j++;
-    }
-    i = j - 1;
-  }
-  return out;
-}
 
 function modelArg(positionals: readonly string[], sub: string): string {
   const dir = positionals[1];
@@ -168,7 +149,7 @@ async function verify(args: readonly string[]): Promise<number> {
 
 /** `ztgate model …`. */
 export async function modelCommand(args: readonly string[]): Promise<number> {
-  const expanded = expandMulti(args);
+  const expanded = expandMultiValues(args, MULTI);
   switch (expanded[0]) {
     case 'sign':
       return sign(expanded);

@@ -27,5 +27,6 @@ export {
 export { verifyPeerChain, verifyTlsPeer, recheckPeer, type PeerPolicy, type VerifiedPeer } from './peer.js';
 export { meshServerTls, meshConnector, type ClientCertificateMode, type MeshServerTls } from './tls.js';
 export { openMesh, type Mesh, type MeshConfig } from './open.js';
+export { startMeshWorkload, type MeshWorkload } from './workload.js';
 export { certificateFacts, normalizeSerial, derToPem, pemCertificates } from './x509.js';
 export { writeFileAtomic } from './files.js';

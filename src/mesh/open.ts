@@ -1,20 +1,15 @@
 import type { Logger } from 'pino';
 import { resolveSecret, type ZtgateConfig } from '../config/index.js';
 import type { KeyManager } from '../keys/index.js';
-import { BuiltInCa, caPaths } from './ca.js';
+import { BuiltInCa } from './ca.js';
 import { MeshError } from './errors.js';
-import { WorkloadIdentity } from './identity.js';
+import type { WorkloadIdentity } from './identity.js';
 import type { PeerPolicy } from './peer.js';
-import {
-  InMemoryRevocationList,
-  readRevocations,
-  watchRevocations,
-  type RevocationList,
-} from './revocation.js';
-import { SpiffeAllowList, workloadId, type SpiffeId } from './spiffe.js';
-import { newSvid } from './svid.js';
+import type { InMemoryRevocationList, RevocationList } from './revocation.js';
+import { SpiffeAllowList, type SpiffeId } from './spiffe.js';
 import { meshConnector, meshServerTls, type ClientCertificateMode, type MeshServerTls } from './tls.js';
 import { builtInBundle, parseTrustBundle, type TrustBundle } from './trust-bundle.js';
+import { startMeshWorkload } from './workload.js';
 
 export type MeshConfig = ZtgateConfig['mesh'];
 
@@ -78,31 +73,15 @@ export async function openMesh(options: OpenMeshOptions): Promise<Mesh> {
   const { config, home, keys, logger } = options;
   const ca = await BuiltInCa.load(keys, home);
   const bundle = await loadBundle(options, ca);
-  const revokedPath = caPaths(home).revoked;
-  const revocations = new InMemoryRevocationList((await readRevocations(revokedPath)).map((e) => e.serial));
-  const spiffeId = workloadId(ca.trustDomain, 'gateway', config.name);
-  const identity = await WorkloadIdentity.start(() => newSvid(ca, spiffeId, config.svidTtl), {
-    onError: (err) =>
-      logger.error(
-        {
-          code: err instanceof MeshError ? err.code : undefined,
-          err: err instanceof Error ? err.message : String(err),
-        },
-        'mesh: renewing the gateway SVID failed; retrying',
-      ),
-    onRenewed: (svid) =>
-      logger.info(
-        { spiffeId: spiffeId.id, serial: svid.serial, notAfter: svid.notAfter },
-        'mesh: gateway SVID renewed',
-      ),
+  const workload = await startMeshWorkload({
+    ca,
+    home,
+    kind: 'gateway',
+    name: config.name,
+    ttlMs: config.svidTtl,
+    logger,
   });
-  const stopWatching = watchRevocations(revokedPath, revocations, {
-    onError: (err) =>
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'mesh: revocation list not reloaded',
-      ),
-  });
+  const { spiffeId, identity, revocations } = workload;
   logger.info(
     {
       spiffeId: spiffeId.id,
@@ -149,9 +128,8 @@ export async function openMesh(options: OpenMeshOptions): Promise<Mesh> {
       }
     },
     close: () => {
-      stopWatching();
       for (const close of clients) close();
-      identity.close();
+      workload.close();
     },
   };
 }

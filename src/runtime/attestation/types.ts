@@ -100,6 +100,75 @@ export interface ReferenceValues {
    */
   minTcb?: Readonly<Record<string, number>>;
   sevSnp?: SevSnpReference;
+  /** `dev` evidence: the agent's pinned key and the approved agent/config digests (dev.ts). */
+  dev?: DevReference;
+  /** Microsoft Azure Attestation tokens (azure-attestation.ts). */
+  azure?: AzureAttestationReference;
+  /** Google Confidential Space tokens (gcp-confidential-space.ts). */
+  gcpConfidentialSpace?: GcpConfidentialSpaceReference;
+  /** IETF RATS EAT Attestation Results (ear.ts). */
+  ear?: EarReference;
+}
+
+/**
+ * `dev` evidence (no hardware root). `measurements` holds the approved weights (manifest) digests;
+ * this section pins the runtime's key and, optionally, the agent code and config digests.
+ */
+export interface DevReference {
+  /** The agent's public key (pinned per runtime): a JWK object or an SPKI PEM (Ed25519 or P-256). */
+  publicKey: Readonly<Record<string, unknown>> | string;
+  /** Expected `sub` (the agent's SPIFFE ID). Absent: not checked. */
+  spiffeId?: string;
+  /** Approved agent code digests (hex). Absent: not checked. */
+  agentDigests?: readonly string[];
+  /** Approved config digests (hex). Absent: not checked. */
+  configDigests?: readonly string[];
+  /** Maximum age of the evidence (from `iat`), seconds. Default 300. */
+  maxAgeSeconds?: number;
+}
+
+/** Azure Attestation (MAA) specific reference values; SEV-SNP fields also use `sevSnp`. */
+export interface AzureAttestationReference {
+  /** Allowed TEE attestation types. Default ['sevsnpvm', 'tdxvm']. */
+  attestationTypes?: readonly ('sevsnpvm' | 'tdxvm')[];
+  /** Allowed `x-ms-compliance-status` values. Default ['azure-compliant-cvm']; [] = not checked. */
+  complianceStatus?: readonly string[];
+  /** Require `secureboot: true` in Azure VM (vTPM guest) tokens. Default true. */
+  requireSecureBoot?: boolean;
+}
+
+/** Google Confidential Space specific reference values (`measurements` = image digests). */
+export interface GcpConfidentialSpaceReference {
+  /** Allowed `hwmodel` values. Default ['GCP_AMD_SEV', 'GCP_AMD_SEV_SNP', 'GCP_INTEL_TDX']. */
+  hwModels?: readonly string[];
+  /** Support attributes that must all be present. Default ['STABLE'] (supported, monitored image). */
+  supportAttributes?: readonly string[];
+  /** At least one of these must be in `google_service_accounts`. Absent: not checked. */
+  serviceAccounts?: readonly string[];
+  /** Require `secboot: true`. Default true. */
+  requireSecureBoot?: boolean;
+}
+
+/** EAR (EAT Attestation Result) specific reference values. */
+export interface EarReference {
+  /** Submodules that must be present (every present one must be affirming). Absent: any. */
+  submods?: readonly string[];
+  /** Accept `ear.status` "warning" too. Default false (only "affirming"). */
+  allowWarning?: boolean;
+  /** Accepted verifiers (`ear.verifier-id`); `build` absent matches any build. Absent: any. */
+  verifierIds?: readonly { developer: string; build?: string }[];
+  /**
+   * Where the measurement sits inside a submodule (a key path; keys may contain dots). Default:
+   * the CoCo Trustee shapes `ear.veraison.annotated-evidence` → `snp.measurement` or
+   * `tdx.quote.body.mr_td`.
+   */
+  measurementPath?: readonly string[];
+  /** A boolean claim (key path inside a submodule) that is true when the TEE is debuggable. */
+  debugPath?: readonly string[];
+  /** Require the `hardware` trustworthiness claim to be affirming. Default false. */
+  requireHardware?: boolean;
+  /** Maximum age from `iat` (EARs often carry no `exp`), seconds. Default 600. */
+  maxAgeSeconds?: number;
 }
 
 export interface VerdictClaims {
