@@ -12,6 +12,7 @@ import { keys } from './schema-keys.js';
 import { ledger } from './schema-ledger.js';
 import { mesh } from './schema-mesh.js';
 import { guard } from './schema-guard.js';
+import { attestation } from './schema-attestation.js';
 
 export { bootstrapSecretRef, secretRef } from './schema-primitives.js';
 
@@ -94,6 +95,8 @@ const upstream = z.strictObject({
   ca: secretRef.optional(),
   /** Mutual TLS with SPIFFE IDs: the gateway presents its SVID and accepts only these server IDs. */
   mtls: z.strictObject({ spiffeIds: z.array(spiffeIdPattern).min(1) }).optional(),
+  /** The runtime must prove what it runs (docs/RUNTIME-TRUST.md) before it gets traffic. */
+  attestation: attestation.optional(),
   retries: z.number().int().min(0).max(5).default(1),
   maxConnections: z.number().int().min(1).max(4096).default(128),
   timeouts: z
@@ -227,6 +230,10 @@ export const configSchema = z
       }
     }
     for (const [name, upstream] of Object.entries(config.upstreams)) {
+      if (upstream.attestation && !upstream.mtls) {
+        const message = 'needs mtls on the same upstream (evidence is bound to the mutual-TLS key)';
+        ctx.addIssue({ code: 'custom', path: ['upstreams', name, 'attestation'], message });
+      }
       if (!upstream.mtls) continue;
       needsMesh(['upstreams', name, 'mtls'], 'mutual TLS to an upstream');
       if (!upstream.baseUrl.startsWith('https:')) {

@@ -155,6 +155,8 @@ export interface RoutePlan {
   readonly upstreamId: string;
   readonly upstreamModel: string;
   readonly connector: UpstreamConnector;
+  /** The accepted attestation of the runtime serving it (upstreams with `attestation` only). */
+  readonly attestationId?: string;
 }
 
 /**

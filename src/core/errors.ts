@@ -107,6 +107,11 @@ export const ERROR_CATALOGUE = {
     type: 'permission_error',
     message: 'Policy does not permit this model to serve this request (region).',
   },
+  runtime_unavailable: {
+    status: 503,
+    type: 'api_error',
+    message: 'No model runtime with verified attestation may serve this model right now.',
+  },
   routing_failed: { status: 503, type: 'api_error', message: 'The request could not be routed.' },
   // upstream
   upstream_error: { status: 502, type: 'api_error', message: 'The model runtime returned an error.' },
@@ -227,7 +232,7 @@ export class PolicyError extends ZtError {
 
 export class RouteError extends ZtError {
   constructor(
-    code: 'model_not_found' | 'no_route' | 'route_not_permitted' | 'routing_failed',
+    code: 'model_not_found' | 'no_route' | 'route_not_permitted' | 'runtime_unavailable' | 'routing_failed',
     options?: ZtErrorOptions,
   ) {
     super(code, 'route', options);

@@ -7,7 +7,7 @@ import {
   type IssuerConfig,
   type ZtgateConfig,
 } from '../config/index.js';
-import type { Stages, UpstreamConnector } from '../core/index.js';
+import type { AuditEntry, Stages, UpstreamConnector } from '../core/index.js';
 import { EncryptedObjects, type KeyManager } from '../keys/index.js';
 import { openMesh } from '../mesh/index.js';
 import {
@@ -35,6 +35,7 @@ import { registerAdminPolicy } from './admin-policy.js';
 import { openLedgerService, RECORD_OBLIGATIONS } from './ledger-service.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
 import { connectorFor } from './upstream-connectors.js';
+import { openRuntimeTrust, type RuntimeTrustService } from './runtime-trust-service.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -58,6 +59,8 @@ export interface RunningGateway {
   readonly metrics: GatewayMetrics;
   readonly paths: HomePaths;
   readonly policy: PolicyService;
+  /** Attested upstreams' eligibility (absent: no upstream configures `attestation`). */
+  readonly runtimeTrust?: RuntimeTrustService;
   close(): Promise<void>;
 }
 
@@ -160,6 +163,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       connectors.set(id, connector);
       closers.push(() => connector.close());
     }
+    const audit = (e: AuditEntry): Promise<unknown> => store.audit.append(e);
+    const runtimeTrust = await openRuntimeTrust({
+      config,
+      home: paths.dir,
+      env,
+      keys: keyService,
+      mesh,
+      audit,
+      logger,
+    });
+    if (runtimeTrust) closers.push(() => runtimeTrust.close());
     const models: CatalogueModel[] = config.models.map((m) => ({ ...m }));
     const issuers: IssuerConfig[] = [...config.identity.issuers];
 
@@ -256,7 +270,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           ? { conversations: busConversationStore(bus, keys, config.guard.pseudonyms.conversationTtl) }
           : {}),
       }),
-      route: createRouter(models, connectors),
+      route: createRouter(models, connectors, runtimeTrust?.eligible),
       scanOutput: createOutputScanner({
         policy: {
           scan: (text) => detectors.scan(text),
@@ -368,6 +382,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       paths,
       policy,
+      ...(runtimeTrust ? { runtimeTrust } : {}),
       close: closeAll,
     };
   } catch (err) {

@@ -35,6 +35,10 @@ export function buildAuditEntry(ctx: Readonly<RequestContext>, outcome: Outcome)
     dataClass: ctx.dataClass ?? null,
     modelId: ctx.route?.modelId ?? null,
     upstreamId: ctx.route?.upstreamId ?? null,
+    // Served by an attested runtime: which one, and the attestation that made it eligible.
+    ...(ctx.route?.attestationId
+      ? { runtimeId: ctx.route.upstreamId, attestationId: ctx.route.attestationId }
+      : {}),
     decision: decision?.effect ?? null,
     determiningPolicies: decision?.determiningPolicies ?? [],
     obligations: decision?.obligations.map((o) => `${o.kind}:${o.value}`) ?? [],

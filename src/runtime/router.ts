@@ -17,6 +17,18 @@ export interface CatalogueModel {
   readonly attributes?: ModelAttributes;
 }
 
+/**
+ * Whether a model runtime may get traffic now. Upstreams that do not require attestation are
+ * always eligible (no `attestationId`); an attested one only while its verified evidence is fresh.
+ */
+export interface RuntimeEligibility {
+  readonly eligible: boolean;
+  /** Why not (`not_attested`, `evidence_stale`, a refusal code, …): for the log, never the client. */
+  readonly reason?: string;
+  /** The accepted attestation that makes it eligible. */
+  readonly attestationId?: string;
+}
+
 /** Obligation kinds this stage applies (the pipeline refuses a decision carrying others). */
 export const ROUTE_OBLIGATIONS = ['route'] as const;
 
@@ -24,11 +36,14 @@ export const ROUTE_OBLIGATIONS = ['route'] as const;
  * The route stage: maps the requested model to the upstream that serves it. Unknown models are
  * 404 `model_not_found`; a model whose upstream is missing is 503 `no_route` (fail closed). A
  * `route:region=…` obligation admits only a model whose region is listed: another is 403
- * `route_not_permitted` (a model without attributes is in region `local`).
+ * `route_not_permitted` (a model without attributes is in region `local`). When `eligible` is
+ * given, a model whose runtime is not eligible (attestation missing, refused or stale) is 503
+ * `runtime_unavailable` and nothing is sent (fail closed).
  */
 export function createRouter(
   models: readonly CatalogueModel[],
   connectors: ReadonlyMap<string, UpstreamConnector>,
+  eligible?: (upstreamId: string) => RuntimeEligibility,
 ): RouteStage {
   const plans = new Map<string, RoutePlan | undefined>();
   const regions = new Map(models.map((m) => [m.id, m.attributes?.region ?? 'local']));
@@ -55,6 +70,12 @@ export function createRouter(
           logDetail: `model ${id} is in ${region}, policy: ${o.value}`,
         });
     }
-    return plan;
+    if (!eligible) return plan;
+    const runtime = eligible(plan.upstreamId);
+    if (!runtime.eligible)
+      throw new RouteError('runtime_unavailable', {
+        logDetail: `model ${id}: runtime ${plan.upstreamId} is not eligible (${runtime.reason ?? 'unknown'})`,
+      });
+    return runtime.attestationId ? { ...plan, attestationId: runtime.attestationId } : plan;
   };
 }

@@ -1,0 +1,188 @@
+import type { Logger } from 'pino';
+import { resolveSecret, type ZtgateConfig } from '../config/index.js';
+import type { AuditEntry } from '../core/index.js';
+import type { Mesh } from '../mesh/index.js';
+import { DevVerifier } from '../runtime/attestation/dev.js';
+import { SevSnpVerifier } from '../runtime/attestation/sev-snp.js';
+import type { EvidenceKind, EvidenceVerifier, ReferenceValues } from '../runtime/attestation/types.js';
+import type { RuntimeEligibility } from '../runtime/router.js';
+import { agentChallenger } from '../runtime/trust/agent-challenge.js';
+import { RuntimeTrust, type AttestedRuntime, type TrustEvent } from '../runtime/trust/runtime-trust.js';
+import { controlAuditEntry } from './control-audit.js';
+import type { KeyService } from './key-service.js';
+
+/** Runtime trust as the gateway runs it: which attested upstreams may get traffic now. */
+export interface RuntimeTrustService {
+  readonly trust: RuntimeTrust;
+  /** For the route stage: upstreams without `attestation` are always eligible. */
+  eligible(upstreamId: string): RuntimeEligibility;
+  /** Challenges every attested runtime now (at start, on the schedule; tests call it). */
+  attestAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RuntimeTrustServiceOptions {
+  readonly config: ZtgateConfig;
+  readonly home: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly keys: KeyService;
+  readonly mesh: Mesh | undefined;
+  /** Appends to the audit ledger (a verdict counts only once recorded). */
+  readonly audit: (entry: AuditEntry) => Promise<unknown>;
+  readonly logger: Logger;
+}
+
+/** A TrustEvent as a ledger control entry: `runtime.attested` or `runtime.refused`. */
+export function trustEventEntry(event: TrustEvent): AuditEntry {
+  if (event.type === 'accepted') {
+    const v = event.verdict;
+    return controlAuditEntry({
+      action: 'runtime.attested',
+      target: `runtime:${v.runtime}`,
+      actor: 'system',
+      authMethod: 'system',
+      outcome: 'ok',
+      details: [
+        `attestation:${v.attestationId}`,
+        `kind:${v.kind}`,
+        `measurement:${v.measurement}`,
+        `hardware:${String(v.hardware)}`,
+        `expires:${new Date(v.expiresAt).toISOString()}`,
+      ],
+    });
+  }
+  return controlAuditEntry({
+    action: 'runtime.refused',
+    target: `runtime:${event.runtime}`,
+    actor: 'system',
+    authMethod: 'system',
+    outcome: 'failed',
+    errorCode: event.reason,
+    details: [`kind:${event.kind}`, `reason:${event.reason}`],
+  });
+}
+
+const ALWAYS: RuntimeEligibility = { eligible: true };
+
+/**
+ * Builds RuntimeTrust over the upstreams that configure `attestation` (none: undefined), attests
+ * them all at once (a runtime that is down is only ineligible: the start goes on) and again every
+ * third of its freshness window. Every accepted and refused attestation is a ledger entry.
+ */
+export async function openRuntimeTrust(
+  options: RuntimeTrustServiceOptions,
+): Promise<RuntimeTrustService | undefined> {
+  const { config, home, env, keys, mesh, logger } = options;
+  const attested = Object.entries(config.upstreams).filter(([, u]) => u.attestation && u.mtls);
+  if (attested.length === 0) return undefined;
+  if (!mesh) throw new Error('upstream attestation needs mesh.enabled (mutual TLS to the agent)');
+  const closing = new AbortController();
+  const runtimes: AttestedRuntime[] = [];
+  for (const [id, upstream] of attested) {
+    const a = upstream.attestation!;
+    const reference: ReferenceValues = {
+      measurements: a.measurements,
+      allowDebug: a.allowDebug,
+      ...(a.dev
+        ? {
+            dev: {
+              publicKey: await resolveSecret(
+                a.dev.publicKey,
+                `upstreams.${id}.attestation.dev.publicKey`,
+                home,
+                env,
+                keys.unseal,
+              ),
+            },
+          }
+        : {}),
+    };
+    const challenge = agentChallenger({
+      baseUrl: upstream.baseUrl,
+      connect: mesh.client({
+        spiffeIds: upstream.mtls!.spiffeIds,
+        connectTimeoutMs: upstream.timeouts.connectMs,
+      }),
+    });
+    runtimes.push({
+      id,
+      kind: a.kind,
+      reference,
+      freshnessMs: a.freshness,
+      challenge: (nonce, signal) =>
+        challenge(nonce, AbortSignal.any([signal, closing.signal])).catch((err: unknown) => {
+          logger.warn(
+            { runtime: id, err: err instanceof Error ? err.message : String(err) },
+            'runtime trust: challenge failed',
+          );
+          throw err;
+        }),
+    });
+  }
+  const verifiers = new Map<EvidenceKind, EvidenceVerifier>([
+    ['dev', new DevVerifier()],
+    ['sev-snp', new SevSnpVerifier()],
+  ]);
+  const trust = new RuntimeTrust({
+    runtimes,
+    verifiers,
+    record: async (event) => {
+      await options.audit(trustEventEntry(event));
+      if (event.type === 'accepted') {
+        const v = event.verdict;
+        logger.info(
+          {
+            runtime: v.runtime,
+            kind: v.kind,
+            measurement: v.measurement,
+            attestationId: v.attestationId,
+            ...(v.hardware ? {} : { insecure: true }),
+          },
+          v.hardware ? 'runtime attested' : 'runtime attested (dev evidence: INSECURE, no hardware root)',
+        );
+      } else {
+        logger.warn({ runtime: event.runtime, reason: event.reason }, 'runtime refused: not eligible');
+      }
+    },
+  });
+  const running = new Set<Promise<unknown>>();
+  const attest = (id: string): Promise<void> => {
+    if (closing.signal.aborted) return Promise.resolve();
+    const attempt = trust.attest(id).then(
+      () => undefined,
+      (err: unknown) =>
+        logger.error(
+          { runtime: id, err: err instanceof Error ? err.message : String(err) },
+          'runtime trust: the attestation could not be recorded; the runtime stays ineligible',
+        ),
+    );
+    running.add(attempt);
+    void attempt.finally(() => running.delete(attempt));
+    return attempt;
+  };
+  const attestAll = async (): Promise<void> => {
+    await Promise.all(runtimes.map((r) => attest(r.id)));
+  };
+  await attestAll();
+  const timers = runtimes.map((r) => {
+    const timer = setInterval(() => void attest(r.id), Math.max(250, Math.floor(r.freshnessMs / 3)));
+    timer.unref();
+    return timer;
+  });
+  return {
+    trust,
+    eligible: (upstreamId) => {
+      if (!trust.governs(upstreamId)) return ALWAYS;
+      const status = trust.status(upstreamId);
+      return status.eligible
+        ? { eligible: true, attestationId: status.verdict.attestationId }
+        : { eligible: false, reason: status.reason };
+    },
+    attestAll,
+    close: async () => {
+      for (const timer of timers) clearInterval(timer);
+      closing.abort(new Error('the gateway is shutting down'));
+      await Promise.all([...running]);
+    },
+  };
+}
