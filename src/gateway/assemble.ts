@@ -235,6 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const identity = openIdentityService({ config, issuers, store, revocations, logger });
     closers.push(() => identity.close());
     const policy = await openPolicyService({
+      ...(runtimeTrust ? { attestation: runtimeTrust.attestation } : {}),
       config,
       home: paths.dir,
       models,

@@ -89,6 +89,36 @@ export interface PolicyServiceOptions {
   readonly logger: Logger;
   /** Appends a control-plane audit entry (reloads, refused candidates). */
   readonly audit: (entry: AuditEntry) => Promise<unknown>;
+  /**
+   * What attestation says of an upstream's runtime now (RuntimeTrust); it replaces the
+   * configured `attested` and `attestationKind` of the models that upstream serves.
+   */
+  readonly attestation?: (
+    upstreamId: string,
+  ) => { readonly attested: boolean; readonly attestationKind: string } | undefined;
+}
+
+/**
+ * The catalogue with each model's `attested` and `attestationKind` read at decision time from
+ * what its upstream's runtime has proved, for upstreams under attestation. Only `get` and `has`
+ * are used by the decision point.
+ */
+class AttestedCatalogue extends Map<string, ModelAttributes> {
+  constructor(
+    base: ModelCatalogue,
+    private readonly upstreamOf: ReadonlyMap<string, string>,
+    private readonly attestation: NonNullable<PolicyServiceOptions['attestation']>,
+  ) {
+    super(base);
+  }
+
+  override get(id: string): ModelAttributes | undefined {
+    const attributes = super.get(id);
+    const upstream = this.upstreamOf.get(id);
+    if (!attributes || upstream === undefined) return attributes;
+    const proved = this.attestation(upstream);
+    return proved ? { ...attributes, ...proved } : attributes;
+  }
 }
 
 /** Model attributes as policy sees them; a catalogue model without any (the demo) is on premises. */
@@ -162,7 +192,14 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
   };
   for (const [role, b] of roles) showBundle(role, b);
 
-  const catalogue = catalogueOf(options.models);
+  const configured = catalogueOf(options.models);
+  const catalogue: ModelCatalogue = options.attestation
+    ? new AttestedCatalogue(
+        configured,
+        new Map(options.models.map((m) => [m.id, m.upstream])),
+        options.attestation,
+      )
+    : configured;
   const deciderOptions: CedarDeciderOptions = {
     bundle: () => live.bundle,
     catalogue,

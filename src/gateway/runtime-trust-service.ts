@@ -16,6 +16,14 @@ export interface RuntimeTrustService {
   readonly trust: RuntimeTrust;
   /** For the route stage: upstreams without `attestation` are always eligible. */
   eligible(upstreamId: string): RuntimeEligibility;
+  /**
+   * What policy may believe about an upstream's runtime now: for an upstream with `attestation`,
+   * `attested` only while a hardware-rooted verdict is fresh (`dev` never counts) and the kind of
+   * that verdict; undefined for others (their configured attributes stand).
+   */
+  attestation(
+    upstreamId: string,
+  ): { readonly attested: boolean; readonly attestationKind: string } | undefined;
   /** Challenges every attested runtime now (at start, on the schedule; tests call it). */
   attestAll(): Promise<void>;
   close(): Promise<void>;
@@ -177,6 +185,13 @@ export async function openRuntimeTrust(
       return status.eligible
         ? { eligible: true, attestationId: status.verdict.attestationId }
         : { eligible: false, reason: status.reason };
+    },
+    attestation: (upstreamId) => {
+      if (!trust.governs(upstreamId)) return undefined;
+      const status = trust.status(upstreamId);
+      return status.eligible
+        ? { attested: status.verdict.hardware, attestationKind: status.verdict.kind }
+        : { attested: false, attestationKind: 'none' };
     },
     attestAll,
     close: async () => {

@@ -91,6 +91,11 @@ upstreams:
 models:
   - { id: m-good, upstream: good, upstreamModel: fake-model }
   - { id: m-wrong, upstream: wrong, upstreamModel: fake-model }
+  - id: m-claims
+    upstream: good
+    upstreamModel: fake-model
+    # The config claims a hardware-attested runtime that may take restricted data; only evidence counts.
+    attributes: { attested: true, attestationKind: sev-snp, runtimeKind: on_prem, dataClasses: [public, internal, confidential, restricted] }
 `,
       { authenticate: recordingAuthenticator([]) },
     );
@@ -132,6 +137,31 @@ models:
     assert.equal(served?.runtimeId, 'good');
     assert.equal(served?.attestationId, status.verdict.attestationId);
     assert.match(served?.attestationId ?? '', /^[0-9a-f]{64}$/);
+  });
+
+  it('policy sees what was proved: dev evidence is not attested, whatever the config claims', async () => {
+    const before = modelCalls();
+    const internal = await chat('m-claims');
+    assert.equal(internal.status, 200, 'internal data may go to the runtime');
+    const restricted = await fetch(`${g.gw.dataUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'm-claims',
+        messages: [{ role: 'user', content: 'summarise this', data_class: 'restricted' }],
+      }),
+    });
+    assert.equal(restricted.status, 403);
+    assert.equal(await errorCode(restricted), 'policy_denied');
+    assert.equal(modelCalls(), before + 1, 'the restricted request was not sent');
+    let denied: AuditEntry | undefined;
+    await eventually(async () => {
+      // A denial comes before routing: the entry names the model in its decision input.
+      denied = (await entries()).find((e) => e.decision === 'deny' && e.decisionInput?.model !== undefined);
+      return denied !== undefined;
+    });
+    assert.equal(denied?.decisionInput?.model?.attested, false);
+    assert.equal(denied?.decisionInput?.model?.attestationKind, 'dev');
   });
 
   it('records the accepted attestation as a ledger control entry', async () => {
