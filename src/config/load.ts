@@ -76,6 +76,12 @@ function crossCheck(config: ZtgateConfig): string[] {
     ) {
       problems.push(`models[${i}].upstream: no upstream named "${model.upstream}" in upstreams`);
     }
+    model.fallbacks.forEach((name, j) => {
+      if (!Object.hasOwn(config.upstreams, name))
+        problems.push(`models[${i}].fallbacks[${j}]: no upstream named "${name}" in upstreams`);
+      else if (name === model.upstream || model.fallbacks.indexOf(name) !== j)
+        problems.push(`models[${i}].fallbacks[${j}]: "${name}" is listed twice`);
+    });
   });
   if (config.keys.provider === 'pkcs11' && !config.keys.pkcs11) {
     problems.push('keys.pkcs11: required when keys.provider is pkcs11');

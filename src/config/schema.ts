@@ -121,6 +121,8 @@ const modelEntry = z.strictObject({
     .max(128)
     .regex(/^[A-Za-z0-9._:/-]+$/),
   upstream: z.string().min(1),
+  /** Other upstreams serving the same model, tried in order when an earlier one's runtime is not eligible. */
+  fallbacks: z.array(z.string().min(1)).max(16).default([]),
   upstreamModel: z.string().min(1).max(256),
   description: z.string().max(500).optional(),
   /** What policy knows about the model (the Cedar `Model` entity). */

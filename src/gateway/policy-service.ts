@@ -106,18 +106,23 @@ export interface PolicyServiceOptions {
 class AttestedCatalogue extends Map<string, ModelAttributes> {
   constructor(
     base: ModelCatalogue,
-    private readonly upstreamOf: ReadonlyMap<string, string>,
+    /** Each model's upstream and fallbacks, in the order the route stage tries them. */
+    private readonly upstreamsOf: ReadonlyMap<string, readonly string[]>,
     private readonly attestation: NonNullable<PolicyServiceOptions['attestation']>,
   ) {
     super(base);
   }
 
+  /** The attributes of the runtime the route stage would pick now: the first eligible one. */
   override get(id: string): ModelAttributes | undefined {
     const attributes = super.get(id);
-    const upstream = this.upstreamOf.get(id);
-    if (!attributes || upstream === undefined) return attributes;
-    const proved = this.attestation(upstream);
-    return proved ? { ...attributes, ...proved } : attributes;
+    if (!attributes) return attributes;
+    for (const upstream of this.upstreamsOf.get(id) ?? []) {
+      const proved = this.attestation(upstream);
+      if (!proved) return attributes;
+      if (proved.attestationKind !== 'none') return { ...attributes, ...proved };
+    }
+    return { ...attributes, attested: false, attestationKind: 'none' };
   }
 }
 
@@ -196,7 +201,7 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
   const catalogue: ModelCatalogue = options.attestation
     ? new AttestedCatalogue(
         configured,
-        new Map(options.models.map((m) => [m.id, m.upstream])),
+        new Map(options.models.map((m) => [m.id, [m.upstream, ...(m.fallbacks ?? [])]])),
         options.attestation,
       )
     : configured;

@@ -183,7 +183,11 @@ export async function openRuntimeTrust(
       if (!trust.governs(upstreamId)) return ALWAYS;
       const status = trust.status(upstreamId);
       return status.eligible
-        ? { eligible: true, attestationId: status.verdict.attestationId }
+        ? {
+            eligible: true,
+            attestationId: status.verdict.attestationId,
+            attested: status.verdict.hardware,
+          }
         : { eligible: false, reason: status.reason };
     },
     attestation: (upstreamId) => {

@@ -9,6 +9,8 @@ import {
 export interface CatalogueModel {
   readonly id: string;
   readonly upstream: string;
+  /** Further upstreams serving the model, in order of preference (failover among eligible runtimes). */
+  readonly fallbacks?: readonly string[];
   readonly upstreamModel: string;
   readonly description?: string;
   /** True for the built-in demo model: shown as such in /v1/models and logs. */
@@ -27,6 +29,8 @@ export interface RuntimeEligibility {
   readonly reason?: string;
   /** The accepted attestation that makes it eligible. */
   readonly attestationId?: string;
+  /** Whether that attestation has a hardware root (undefined for upstreams without attestation). */
+  readonly attested?: boolean;
 }
 
 /** Obligation kinds this stage applies (the pipeline refuses a decision carrying others). */
@@ -37,30 +41,32 @@ export const ROUTE_OBLIGATIONS = ['route'] as const;
  * 404 `model_not_found`; a model whose upstream is missing is 503 `no_route` (fail closed). A
  * `route:region=…` obligation admits only a model whose region is listed: another is 403
  * `route_not_permitted` (a model without attributes is in region `local`). When `eligible` is
- * given, a model whose runtime is not eligible (attestation missing, refused or stale) is 503
- * `runtime_unavailable` and nothing is sent (fail closed).
+ * given, the first of the model's upstream and fallbacks whose runtime is eligible serves it;
+ * when none is (attestation missing, refused or stale) the answer is 503 `runtime_unavailable`
+ * and nothing is sent (fail closed).
  */
 export function createRouter(
   models: readonly CatalogueModel[],
   connectors: ReadonlyMap<string, UpstreamConnector>,
   eligible?: (upstreamId: string) => RuntimeEligibility,
 ): RouteStage {
-  const plans = new Map<string, RoutePlan | undefined>();
+  const plans = new Map<string, readonly RoutePlan[]>();
   const regions = new Map(models.map((m) => [m.id, m.attributes?.region ?? 'local']));
   for (const model of models) {
-    const connector = connectors.get(model.upstream);
-    plans.set(
-      model.id,
-      connector
-        ? { modelId: model.id, upstreamId: model.upstream, upstreamModel: model.upstreamModel, connector }
-        : undefined,
-    );
+    const candidates: RoutePlan[] = [];
+    for (const upstreamId of [model.upstream, ...(model.fallbacks ?? [])]) {
+      const connector = connectors.get(upstreamId);
+      if (connector)
+        candidates.push({ modelId: model.id, upstreamId, upstreamModel: model.upstreamModel, connector });
+    }
+    plans.set(model.id, candidates);
   }
   return async (ctx) => {
     const id = ctx.request.body.model;
-    if (!plans.has(id)) throw new RouteError('model_not_found', { param: 'model' });
-    const plan = plans.get(id);
-    if (!plan) throw new RouteError('no_route', { logDetail: `model ${id} has no connector` });
+    const candidates = plans.get(id);
+    if (!candidates) throw new RouteError('model_not_found', { param: 'model' });
+    if (candidates.length === 0)
+      throw new RouteError('no_route', { logDetail: `model ${id} has no connector` });
     const region = regions.get(id) ?? 'local';
     for (const o of ctx.decision?.obligations ?? []) {
       if (o.kind !== 'route') continue;
@@ -70,12 +76,21 @@ export function createRouter(
           logDetail: `model ${id} is in ${region}, policy: ${o.value}`,
         });
     }
-    if (!eligible) return plan;
-    const runtime = eligible(plan.upstreamId);
-    if (!runtime.eligible)
-      throw new RouteError('runtime_unavailable', {
-        logDetail: `model ${id}: runtime ${plan.upstreamId} is not eligible (${runtime.reason ?? 'unknown'})`,
-      });
-    return runtime.attestationId ? { ...plan, attestationId: runtime.attestationId } : plan;
+    if (!eligible) return candidates[0] as RoutePlan;
+    // Policy decided on what the model's runtime had proved; never fail over to one that proved less.
+    const decidedAttested = ctx.decision?.input?.model?.attested === true;
+    const refused: string[] = [];
+    for (const plan of candidates) {
+      const runtime = eligible(plan.upstreamId);
+      if (runtime.eligible && !(decidedAttested && runtime.attested === false)) {
+        return runtime.attestationId ? { ...plan, attestationId: runtime.attestationId } : plan;
+      }
+      refused.push(
+        `${plan.upstreamId}: ${runtime.eligible ? 'not attested' : (runtime.reason ?? 'unknown')}`,
+      );
+    }
+    throw new RouteError('runtime_unavailable', {
+      logDetail: `model ${id}: no eligible runtime (${refused.join('; ')})`,
+    });
   };
 }

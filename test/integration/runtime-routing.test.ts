@@ -91,6 +91,7 @@ upstreams:
 models:
   - { id: m-good, upstream: good, upstreamModel: fake-model }
   - { id: m-wrong, upstream: wrong, upstreamModel: fake-model }
+  - { id: m-failover, upstream: wrong, fallbacks: [good], upstreamModel: fake-model }
   - id: m-claims
     upstream: good
     upstreamModel: fake-model
@@ -162,6 +163,18 @@ models:
     });
     assert.equal(denied?.decisionInput?.model?.attested, false);
     assert.equal(denied?.decisionInput?.model?.attestationKind, 'dev');
+  });
+
+  it('fails over to the next eligible runtime of a model', async () => {
+    const res = await chat('m-failover');
+    assert.equal(res.status, 200, 'served by the fallback whose runtime attested');
+    let served: AuditEntry | undefined;
+    await eventually(async () => {
+      served = (await entries()).find((e) => e.modelId === 'm-failover' && e.status === 200);
+      return served !== undefined;
+    });
+    assert.equal(served?.runtimeId, 'good');
+    assert.equal(served?.upstreamId, 'good');
   });
 
   it('records the accepted attestation as a ledger control entry', async () => {
@@ -236,5 +249,14 @@ upstreams:
     const parsed = parseConfig(config(mtls, dev), {});
     assert.equal(parsed.upstreams.u?.attestation?.freshness, 600_000);
     assert.equal(parsed.upstreams.u?.attestation?.allowDebug, false);
+    const withModel = (model: string) => `${config(mtls, dev)}models:\n  - ${model}\n`;
+    assert.throws(
+      () => parseConfig(withModel('{ id: m, upstream: u, fallbacks: [nope], upstreamModel: x }'), {}),
+      /models\[0\]\.fallbacks\[0\]: no upstream named "nope"/,
+    );
+    assert.throws(
+      () => parseConfig(withModel('{ id: m, upstream: u, fallbacks: [u], upstreamModel: x }'), {}),
+      /models\[0\]\.fallbacks\[0\]: "u" is listed twice/,
+    );
   });
 });
