@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { resolveSecret, type ZtgateConfig } from '../config/index.js';
+import { canonicalJson } from '../ledger/canonical-json.js';
 import type { AuditEntry } from '../core/index.js';
 import type { Mesh } from '../mesh/index.js';
 import { DevVerifier } from '../runtime/attestation/dev.js';
@@ -38,6 +40,24 @@ export interface RuntimeTrustServiceOptions {
   /** Appends to the audit ledger (a verdict counts only once recorded). */
   readonly audit: (entry: AuditEntry) => Promise<unknown>;
   readonly logger: Logger;
+}
+
+/** The reference values a runtime is matched against, as a `runtime.reference` control entry. */
+export function referenceEntry(runtime: AttestedRuntime): AuditEntry {
+  const digest = createHash('sha256').update(canonicalJson(runtime.reference)).digest('hex');
+  return controlAuditEntry({
+    action: 'runtime.reference',
+    target: `runtime:${runtime.id}`,
+    actor: 'system',
+    authMethod: 'system',
+    outcome: 'ok',
+    details: [
+      `kind:${runtime.kind}`,
+      `reference:sha256:${digest}`,
+      `measurements:${runtime.reference.measurements.length}`,
+      `freshness:${runtime.freshnessMs}ms`,
+    ],
+  });
 }
 
 /** A TrustEvent as a ledger control entry: `runtime.attested` or `runtime.refused`. */
@@ -127,6 +147,9 @@ export async function openRuntimeTrust(
         }),
     });
   }
+  // The reference values in force are ledger entries too (recorded at every start: a change of
+  // config shows as a new digest), so what a runtime was matched against is transparent later.
+  for (const runtime of runtimes) await options.audit(referenceEntry(runtime));
   const verifiers = new Map<EvidenceKind, EvidenceVerifier>([
     ['dev', new DevVerifier()],
     ['sev-snp', new SevSnpVerifier()],

@@ -190,6 +190,13 @@ models:
     assert.ok(attested, JSON.stringify(control));
     assert.ok(attested.transformations.includes(`measurement:${weights}`));
     assert.ok(attested.transformations.includes('hardware:false'));
+    // The reference values it was matched against were recorded first, by digest.
+    const reference = control.find((e) => e.action === 'runtime.reference' && e.target === 'runtime:good');
+    assert.ok(reference, 'the reference values are a ledger entry');
+    assert.ok(reference.transformations.some((d) => /^reference:sha256:[0-9a-f]{64}$/.test(d)));
+    assert.ok(control.indexOf(reference) < control.indexOf(attested));
+    const wrong = control.find((e) => e.action === 'runtime.reference' && e.target === 'runtime:wrong');
+    assert.notDeepEqual(wrong?.transformations, reference.transformations, 'other values, other digest');
   });
 
   it('refuses a runtime whose measurement is not approved: 503 runtime_unavailable, nothing sent', async () => {
