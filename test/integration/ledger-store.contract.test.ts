@@ -12,37 +12,14 @@ import { verifyInclusion } from '../../src/ledger/merkle-verify.js';
 import { storedInclusionProof, storedRootHash } from '../../src/ledger/store-proofs.js';
 import { verifyLedger } from '../../src/ledger/verify-log.js';
 import type { Store } from '../../src/store/index.js';
+import { testEntry } from '../helpers/ledger-builder.js';
 import { STORE_FIXTURES, type StoreFixture } from '../helpers/store-fixtures.js';
 
 let counter = 0;
+/** testEntry with a data class that varies too, so that the data-class filter has something to find. */
 function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
   const n = ++counter;
-  return {
-    requestId: `req-${n}`,
-    time: new Date(Date.UTC(2026, 0, 1, 0, 0, n % 60)).toISOString(),
-    phase: 'release',
-    action: 'chat.completions',
-    principalId: `user-${n % 3}`,
-    authMethod: 'jwt',
-    modelId: n % 2 ? 'model-a' : 'model-b',
-    upstreamId: 'up',
-    decision: 'allow',
-    determiningPolicies: [],
-    obligations: [],
-    bundleDigest: null,
-    findings: {},
-    transformations: [],
-    status: 200,
-    errorCode: null,
-    stream: false,
-    promptTokens: 1,
-    completionTokens: 2,
-    latencyMs: 3,
-    promptSha256: null,
-    answerSha256: null,
-    dataClass: n % 4 === 0 ? 'confidential' : 'internal',
-    ...overrides,
-  };
+  return { ...testEntry(n), dataClass: n % 4 === 0 ? 'confidential' : 'internal', ...overrides };
 }
 
 /** Recomputes every leaf hash from the stored text and the root, independently of the store's state. */

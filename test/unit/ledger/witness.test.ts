@@ -29,38 +29,13 @@ import {
   type WitnessErrorCode,
 } from '../../../src/ledger/witness.js';
 import { SqliteStore } from '../../../src/store/sqlite-store.js';
+import { testEntry } from '../../helpers/ledger-builder.js';
 
 const ORIGIN = 'ztgate.test/ledger';
 const WITNESS_NAME = 'witness.test/w1';
 
 let counter = 0;
-function entry(): AuditEntry {
-  const n = ++counter;
-  return {
-    requestId: `req-${n}`,
-    time: new Date(Date.UTC(2026, 0, 1, 0, 0, n % 60)).toISOString(),
-    phase: 'release',
-    action: 'chat.completions',
-    principalId: `user-${n % 3}`,
-    authMethod: 'jwt',
-    modelId: 'model-a',
-    upstreamId: 'up',
-    decision: 'allow',
-    determiningPolicies: [],
-    obligations: [],
-    bundleDigest: null,
-    findings: {},
-    transformations: [],
-    status: 200,
-    errorCode: null,
-    stream: false,
-    promptTokens: 1,
-    completionTokens: 2,
-    latencyMs: 3,
-    promptSha256: null,
-    answerSha256: null,
-  };
-}
+const entry = (): AuditEntry => testEntry(++counter);
 
 /** An Ed25519 cosigner key as c2sp.org/tlog-cosignature defines it (vkey type 0x04). */
 function cosignerKey(name: string): { privateKey: KeyObject; vkey: string; keyId: Buffer } {
