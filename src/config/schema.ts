@@ -97,6 +97,8 @@ const upstream = z.strictObject({
   mtls: z.strictObject({ spiffeIds: z.array(spiffeIdPattern).min(1) }).optional(),
   /** The runtime must prove what it runs (docs/RUNTIME-TRUST.md) before it gets traffic. */
   attestation: attestation.optional(),
+  /** Where this runtime runs; unset: the region of the model it serves. `route:region=…` obligations choose among runtimes by it. */
+  region: z.string().min(1).max(64).optional(),
   retries: z.number().int().min(0).max(5).default(1),
   maxConnections: z.number().int().min(1).max(4096).default(128),
   timeouts: z

@@ -271,7 +271,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           ? { conversations: busConversationStore(bus, keys, config.guard.pseudonyms.conversationTtl) }
           : {}),
       }),
-      route: createRouter(models, connectors, runtimeTrust?.eligible),
+      route: createRouter(
+        models,
+        connectors,
+        runtimeTrust?.eligible,
+        new Map(
+          Object.entries(config.upstreams).flatMap(([id, u]) => (u.region ? [[id, u.region] as const] : [])),
+        ),
+      ),
       scanOutput: createOutputScanner({
         policy: {
           scan: (text) => detectors.scan(text),

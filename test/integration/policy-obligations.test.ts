@@ -15,7 +15,9 @@ const POLICIES = `
 permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"capped");
 @id("eu-only") @obligation("route:region=eu,eu-west")
 permit (principal, action == Ztgate::Action::"chat", resource is Ztgate::Model)
-when { resource == Ztgate::Model::"in-eu" || resource == Ztgate::Model::"in-us" };
+when { resource == Ztgate::Model::"in-eu" || resource == Ztgate::Model::"in-us" || resource == Ztgate::Model::"global" };
+@id("anywhere")
+permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"global-open");
 @id("approval") @obligation("require_approval")
 permit (principal, action == Ztgate::Action::"chat", resource == Ztgate::Model::"guarded");
 `;
@@ -36,8 +38,12 @@ describe('policy obligations in the gateway', () => {
 policy: { bundle: "${bundle}", watch: false }
 upstreams:
   fake: { kind: openai-compatible, baseUrl: "${fake.url}", retries: 0 }
+  fake-us: { kind: openai-compatible, baseUrl: "${fake.url}", retries: 0, region: us }
+  fake-eu: { kind: openai-compatible, baseUrl: "${fake.url}", retries: 0, region: eu-west }
 models:
 ${[model('capped', 'eu'), model('in-eu', 'eu'), model('in-us', 'us'), model('guarded', 'eu')].join('\n')}
+  - { id: global, upstream: fake-us, fallbacks: [fake-eu], upstreamModel: m-global }
+  - { id: global-open, upstream: fake-us, fallbacks: [fake-eu], upstreamModel: m-global }
 `,
     });
     token = await t.token('olga');
@@ -87,6 +93,16 @@ ${[model('capped', 'eu'), model('in-eu', 'eu'), model('in-us', 'us'), model('gua
     assert.equal(body.error.code, 'route_not_permitted');
     assert.doesNotMatch(body.error.message, /eu-west|in-us/, 'the policy text stays internal');
     assert.equal(fake.total(), before, 'nothing was sent');
+  });
+
+  it('residency chooses among runtimes: route:region picks the model\'s runtime in a listed region', async () => {
+    assert.equal((await ask('global')).status, 200);
+    assert.equal((await ask('global-open')).status, 200);
+    const rows = (await t.gw.store.audit.list({ limit: 200 })).map((r) => r.entry);
+    const served = (model: string) => rows.find((e) => e.phase === 'release' && e.modelId === model);
+    assert.equal(served('global')?.upstreamId, 'fake-eu', 'the runtime in eu-west, not the first one (us)');
+    assert.deepEqual(served('global')?.obligations, ['route:region=eu,eu-west']);
+    assert.equal(served('global-open')?.upstreamId, 'fake-us', 'without the obligation: the first runtime');
   });
 
   it('an obligation no stage can apply refuses the request before anything is sent', async () => {
