@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { prompts, systemPrompt } from './schema-prompts.js';
 
 /**
  * The one schema for ztgate.yaml (and the ZTGATE_* environment overrides merged into it).
@@ -126,6 +127,8 @@ const modelEntry = z.strictObject({
   /** Other upstreams serving the same model, tried in order when an earlier one's runtime is not eligible. */
   fallbacks: z.array(z.string().min(1)).max(16).default([]),
   upstreamModel: z.string().min(1).max(256),
+  /** A signed system-prompt template (`prompts`) put first in every chat request to this model. */
+  systemPrompt: systemPrompt.optional(),
   description: z.string().max(500).optional(),
   /** What policy knows about the model (the Cedar `Model` entity). */
   attributes: z
@@ -213,6 +216,7 @@ export const configSchema = z
     policy,
     guard,
     ledger,
+    prompts: prompts.optional(),
     demo,
     logging,
   })
@@ -255,6 +259,14 @@ export const configSchema = z
         });
       }
     }
+    config.models.forEach((m, i) => {
+      if (m.systemPrompt && !config.prompts)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'systemPrompt'],
+          message: 'needs prompts (the signed templates directory)',
+        });
+    });
     if (config.mesh.trustBundle && !config.mesh.trustDomain) {
       ctx.addIssue({
         code: 'custom',

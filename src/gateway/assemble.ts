@@ -34,8 +34,10 @@ import { createAdminAuthorization } from './admin-auth.js';
 import { registerAdminPolicy } from './admin-policy.js';
 import { openLedgerService, RECORD_OBLIGATIONS } from './ledger-service.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
-import { connectorFor } from './upstream-connectors.js';
+import { createClosers } from './closers.js';
+import { connectorFor, upstreamRegions } from './upstream-connectors.js';
 import { openRuntimeTrust, type RuntimeTrustService } from './runtime-trust-service.js';
+import { openPromptService, type PromptService } from './prompt-service.js';
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -61,6 +63,8 @@ export interface RunningGateway {
   readonly policy: PolicyService;
   /** Attested upstreams' eligibility (absent: no upstream configures `attestation`). */
   readonly runtimeTrust?: RuntimeTrustService;
+  /** Signed system-prompt templates (absent: `prompts` not configured). */
+  readonly prompts?: PromptService;
   close(): Promise<void>;
 }
 
@@ -87,22 +91,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { config, logger } = options;
   const env = options.env ?? process.env;
   const paths = homePaths(options.home);
-  const closers: (() => Promise<unknown>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    // Components may finish closing on handles they unref (timers, worker threads); this keeps
-    // the process alive until every closer has finished, so that a shutdown always completes.
-    const keepAlive = setInterval(() => undefined, 1000);
-    try {
-      for (const close of closers.reverse()) {
-        await close().catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'error while closing'),
-        );
-      }
-      closers.length = 0;
-    } finally {
-      clearInterval(keepAlive);
-    }
-  };
+  const closers = createClosers(logger);
+  const closeAll = closers.closeAll;
 
   try {
     const store = await createStore({
@@ -174,6 +164,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logger,
     });
     if (runtimeTrust) closers.push(() => runtimeTrust.close());
+    const prompts = await openPromptService({
+      config,
+      home: paths.dir,
+      env,
+      keys: keyService,
+      audit,
+      logger,
+    });
+    if (prompts) closers.push(async () => prompts.close());
     const models: CatalogueModel[] = config.models.map((m) => ({ ...m }));
     const issuers: IssuerConfig[] = [...config.identity.issuers];
 
@@ -266,19 +265,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       decide: policy.decide,
       transform: createTransformer({
         keys: pseudonymKeys,
+        ...(prompts ? { systemPrompt: prompts.systemPromptFor } : {}),
         canary: config.guard.output.canary,
         ...(config.guard.pseudonyms.conversationTtl
           ? { conversations: busConversationStore(bus, keys, config.guard.pseudonyms.conversationTtl) }
           : {}),
       }),
-      route: createRouter(
-        models,
-        connectors,
-        runtimeTrust?.eligible,
-        new Map(
-          Object.entries(config.upstreams).flatMap(([id, u]) => (u.region ? [[id, u.region] as const] : [])),
-        ),
-      ),
+      route: createRouter(models, connectors, runtimeTrust?.eligible, upstreamRegions(config)),
       scanOutput: createOutputScanner({
         policy: {
           scan: (text) => detectors.scan(text),
@@ -391,6 +384,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       paths,
       policy,
       ...(runtimeTrust ? { runtimeTrust } : {}),
+      ...(prompts ? { prompts } : {}),
       close: closeAll,
     };
   } catch (err) {

@@ -41,3 +41,10 @@ export async function connectorFor(
       : {}),
   });
 }
+
+/** The regions upstreams name (residency: `route:region=…` chooses among a model's runtimes). */
+export function upstreamRegions(config: {
+  readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
+}): ReadonlyMap<string, string> {
+  return new Map(Object.entries(config.upstreams).flatMap(([id, u]) => (u.region ? [[id, u.region]] : [])));
+}

@@ -9,6 +9,7 @@ import type {
 import type { ConversationStore } from './conversations.js';
 import { replaceFindings, type PseudonymKeys } from './pseudonyms.js';
 import { replacementPlan } from './replacement-plan.js';
+import { injectSystemPrompt, type SystemPromptFor } from './system-prompt.js';
 import { textSlots, withTextSlots } from './text-slots.js';
 
 /** Obligation kinds this stage applies (the pipeline refuses a decision carrying others). */
@@ -32,6 +33,8 @@ export interface TransformerOptions {
   readonly canary?: boolean;
   /** Keeps pseudonyms across the turns of a named conversation (guard.pseudonyms.conversationTtl). */
   readonly conversations?: ConversationStore;
+  /** The signed system-prompt template of the requested model (models[].systemPrompt). */
+  readonly systemPrompt?: SystemPromptFor;
 }
 
 /** The type of the canary finding the output scanner blocks on. */
@@ -137,6 +140,14 @@ export function createTransformer(options: TransformerOptions = {}): TransformSt
     if (capped) {
       request = capped;
       transformations.push({ stage: 'transform', kind: 'max_tokens', count: 1 });
+    }
+    // After replacement (finding locations index the client's messages) and before the canary
+    // (which then lands in the signed template).
+    const choice = options.systemPrompt?.(ctx.request.body.model);
+    if (choice) {
+      const injected = injectSystemPrompt(request, choice);
+      request = injected.request;
+      transformations.push(...injected.transformations);
     }
     const planted = options.canary ? plantCanary(request) : { request };
     return {
