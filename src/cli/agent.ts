@@ -7,7 +7,9 @@ import {
   openAgentMesh,
   startAgent,
   type AgentMesh,
+  type EvidenceProducer,
 } from '../agent/index.js';
+import { commandProducer, configfsTsmProducer } from '../agent/hardware-evidence.js';
 import { defaultHome } from '../config/index.js';
 import type { ModelTrust } from '../runtime/model-signing/index.js';
 import { parse, portArg, UsageError, expandMultiValues } from './args.js';
@@ -18,6 +20,8 @@ import { createLogger } from './logger.js';
 export const AGENT_USAGE = `ztgate agent --model-dir DIR --signature FILE (--public-key PEM | --certificate-chain PEM…)
     --upstream URL [--listen HOST:PORT] [--home DIR] [--spiffe-name NAME] [--remeasure 60s]
     [--allow-peer SPIFFE-ID-OR-PATTERN…] [--ignore-paths P…]
+    [--evidence dev | sev-snp | tdx | azure-attestation | gcp-confidential-space | ear]
+    [--vcek DER] [--privlevel N] [--tsm-root DIR] [--evidence-command PROGRAM ARG…]
   Runs the runtime agent beside a model server. It verifies DIR against its model-signing
   signature and hashes its own code and config at start, every --remeasure and when a file in DIR
   changes; while a measurement fails it is quarantined (503 runtime_quarantined, no evidence).
@@ -26,10 +30,46 @@ export const AGENT_USAGE = `ztgate agent --model-dir DIR --signature FILE (--pub
   the home, allows only --allow-peer (default spiffe://<trust-domain>/gateway/*), answers
   POST /attest {"nonce": base64url} with dev evidence (a software key in <home>/agent/NAME/:
   INSECURE, no hardware root), serves GET /healthz and forwards everything else to URL, the
-  model server's OpenAI base URL (http://127.0.0.1:8000/v1), streams included.`;
+  model server's OpenAI base URL (http://127.0.0.1:8000/v1), streams included.
+  --evidence sev-snp or tdx asks the hardware through configfs-tsm (--tsm-root, default
+  /sys/kernel/config/tsm/report; SEV-SNP uses the host's VCEK or --vcek, at --privlevel); the token
+  kinds run --evidence-command, which gets the binding in ZTGATE_BINDING, ZTGATE_BINDING_HALVES and
+  ZTGATE_REPORT_DATA and prints the attestation service's token (docs/RUNTIME-TRUST.md).`;
 
 /** Options that take several values: `--allow-peer a b` is read as `--allow-peer a --allow-peer b`. */
-const MULTI = new Set(['--certificate-chain', '--allow-peer', '--ignore-paths']);
+const MULTI = new Set(['--certificate-chain', '--allow-peer', '--ignore-paths', '--evidence-command']);
+
+const TOKEN_KINDS = ['azure-attestation', 'gcp-confidential-space', 'ear'] as const;
+
+/** The evidence producer the options ask for (undefined: dev, made by the agent). */
+async function producerArg(values: {
+  evidence?: string | undefined;
+  vcek?: string | undefined;
+  privlevel?: string | undefined;
+  'tsm-root'?: string | undefined;
+  'evidence-command'?: string[] | undefined;
+}): Promise<EvidenceProducer | undefined> {
+  const kind = values.evidence ?? 'dev';
+  const command = values['evidence-command'] ?? [];
+  if (kind === 'dev') return undefined;
+  if (kind === 'sev-snp' || kind === 'tdx') {
+    const privlevel = values.privlevel === undefined ? undefined : Number(values.privlevel);
+    if (privlevel !== undefined && !(Number.isInteger(privlevel) && privlevel >= 0 && privlevel <= 3))
+      throw new UsageError('--privlevel must be 0 to 3');
+    return configfsTsmProducer({
+      kind,
+      ...(values['tsm-root'] ? { root: values['tsm-root'] } : {}),
+      ...(values.vcek ? { vcek: await readFile(values.vcek) } : {}),
+      ...(privlevel !== undefined ? { privlevel } : {}),
+    });
+  }
+  if ((TOKEN_KINDS as readonly string[]).includes(kind)) {
+    const [program, ...rest] = command;
+    if (!program) throw new UsageError(`--evidence ${kind} needs --evidence-command PROGRAM [ARG…]`);
+    return commandProducer({ kind: kind as (typeof TOKEN_KINDS)[number], command: [program, ...rest] });
+  }
+  throw new UsageError(`--evidence must be dev, sev-snp, tdx, ${TOKEN_KINDS.join(', ')}`);
+}
 
 function listenArg(value: string | undefined): { host: string; port: number } {
   if (value === undefined) return DEFAULT_LISTEN;
@@ -61,6 +101,11 @@ export async function agentCommand(args: readonly string[]): Promise<number> {
     'spiffe-name': { type: 'string' },
     remeasure: { type: 'string' },
     'allow-peer': { type: 'string', multiple: true },
+    evidence: { type: 'string' },
+    vcek: { type: 'string' },
+    privlevel: { type: 'string' },
+    'tsm-root': { type: 'string' },
+    'evidence-command': { type: 'string', multiple: true },
   });
   if (positionals.length > 0) throw new UsageError('agent takes options only');
   const modelDir = values['model-dir'];
@@ -83,6 +128,15 @@ export async function agentCommand(args: readonly string[]): Promise<number> {
     values.remeasure === undefined ? DEFAULT_REMEASURE_MS : parseDuration(values.remeasure, '--remeasure');
   const name = values['spiffe-name'] ?? defaultName();
   const ignorePaths = (values['ignore-paths'] ?? []).map((p) => p.replace(/^\.\//, ''));
+
+  let producer: EvidenceProducer | undefined;
+  try {
+    producer = await producerArg(values);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    process.stderr.write(`ztgate agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
 
   let trust: ModelTrust;
   const configFiles: Record<string, string> = {};
@@ -122,6 +176,7 @@ export async function agentCommand(args: readonly string[]): Promise<number> {
       ...(values['allow-peer'] ? { allowPeers: values['allow-peer'] } : {}),
       remeasureMs,
       stateDir: join(context.home, 'agent', name),
+      ...(producer ? { producer } : {}),
       logger,
     });
   } catch (err) {

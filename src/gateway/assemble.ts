@@ -313,6 +313,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       logger,
       ...(dataTls ? { tls: dataTls } : {}),
+      ...(runtimeTrust ? { runtimeOf: runtimeTrust.attestation } : {}),
     });
     closers.push(() => dataPlane.close());
     const checks: ReadinessCheck[] = [

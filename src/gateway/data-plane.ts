@@ -36,6 +36,10 @@ export interface DataPlaneOptions {
    * the request's `clientCertificate` credential (docs/MESH.md).
    */
   readonly tls?: MeshServerTls;
+  /** The proved attestation of an upstream's runtime now (undefined: the upstream is not attested). */
+  readonly runtimeOf?: (
+    upstreamId: string,
+  ) => { readonly attested: boolean; readonly attestationKind: string } | undefined;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -243,17 +247,36 @@ export async function createDataPlane(options: DataPlaneOptions) {
     return complete(request, reply, newContext(request, { route: 'embeddings', body }));
   });
 
-  const modelList = JSON.stringify({
-    object: 'list',
-    data: models.map((m) => ({
-      id: m.id,
-      object: 'model',
-      created: 0,
-      owned_by: m.demo ? 'ztgate-demo' : 'ztgate',
-      ...(m.demo ? { demo: true, description: 'DEMO model: answers by describing what it received.' } : {}),
-      ...(m.description && !m.demo ? { description: m.description } : {}),
-    })),
-  });
+  // A model on attested runtimes shows what its runtime proved now; `dev` evidence is labelled insecure.
+  const runtimeOf = options.runtimeOf;
+  const runtimeField = (m: CatalogueModel): object => {
+    const proved = runtimeOf?.(m.upstream);
+    if (!proved) return {};
+    const insecure = proved.attestationKind === 'dev';
+    return {
+      ztgate_runtime: {
+        attested: proved.attested,
+        attestation: proved.attestationKind,
+        ...(insecure
+          ? { insecure: true, note: 'dev evidence: no hardware root vouches for this runtime' }
+          : {}),
+      },
+    };
+  };
+  const modelList = (): string =>
+    JSON.stringify({
+      object: 'list',
+      data: models.map((m) => ({
+        id: m.id,
+        object: 'model',
+        created: 0,
+        owned_by: m.demo ? 'ztgate-demo' : 'ztgate',
+        ...(m.demo ? { demo: true, description: 'DEMO model: answers by describing what it received.' } : {}),
+        ...(m.description && !m.demo ? { description: m.description } : {}),
+        ...runtimeField(m),
+      })),
+    });
+  const staticList = runtimeOf ? undefined : modelList();
 
   app.get('/v1/models', async (request, reply) => {
     const ctx = newContext(request, { route: 'chat.completions', body: { model: '', messages: [] } });
@@ -264,7 +287,7 @@ export async function createDataPlane(options: DataPlaneOptions) {
       logRefusal(request, zt);
       return sendError(reply, zt);
     }
-    return reply.type('application/json').send(modelList);
+    return reply.type('application/json').send(staticList ?? modelList());
   });
 
   return app;

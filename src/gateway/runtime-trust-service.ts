@@ -6,10 +6,11 @@ import type { AuditEntry } from '../core/index.js';
 import type { Mesh } from '../mesh/index.js';
 import { DevVerifier } from '../runtime/attestation/dev.js';
 import { SevSnpVerifier } from '../runtime/attestation/sev-snp.js';
-import type { EvidenceKind, EvidenceVerifier, ReferenceValues } from '../runtime/attestation/types.js';
+import type { EvidenceKind, EvidenceVerifier } from '../runtime/attestation/types.js';
 import type { RuntimeEligibility } from '../runtime/router.js';
 import { agentChallenger } from '../runtime/trust/agent-challenge.js';
 import { RuntimeTrust, type AttestedRuntime, type TrustEvent } from '../runtime/trust/runtime-trust.js';
+import { referenceFromConfig, serviceVerifier } from './attestation-config.js';
 import { controlAuditEntry } from './control-audit.js';
 import type { KeyService } from './key-service.js';
 
@@ -75,6 +76,7 @@ export function trustEventEntry(event: TrustEvent): AuditEntry {
         `kind:${v.kind}`,
         `measurement:${v.measurement}`,
         `hardware:${String(v.hardware)}`,
+        ...(v.hardware ? [] : ['insecure:no-hardware-root']),
         `expires:${new Date(v.expiresAt).toISOString()}`,
       ],
     });
@@ -108,23 +110,10 @@ export async function openRuntimeTrust(
   const runtimes: AttestedRuntime[] = [];
   for (const [id, upstream] of attested) {
     const a = upstream.attestation!;
-    const reference: ReferenceValues = {
-      measurements: a.measurements,
-      allowDebug: a.allowDebug,
-      ...(a.dev
-        ? {
-            dev: {
-              publicKey: await resolveSecret(
-                a.dev.publicKey,
-                `upstreams.${id}.attestation.dev.publicKey`,
-                home,
-                env,
-                keys.unseal,
-              ),
-            },
-          }
-        : {}),
-    };
+    const where = `upstreams.${id}.attestation`;
+    const secret = (ref: string, path: string) => resolveSecret(ref, path, home, env, keys.unseal);
+    const reference = await referenceFromConfig(a, where, secret);
+    const verifier = await serviceVerifier(a, where, secret);
     const challenge = agentChallenger({
       baseUrl: upstream.baseUrl,
       connect: mesh.client({
@@ -137,6 +126,7 @@ export async function openRuntimeTrust(
       kind: a.kind,
       reference,
       freshnessMs: a.freshness,
+      ...(verifier ? { verifier } : {}),
       challenge: (nonce, signal) =>
         challenge(nonce, AbortSignal.any([signal, closing.signal])).catch((err: unknown) => {
           logger.warn(

@@ -140,6 +140,18 @@ models:
     assert.match(served?.attestationId ?? '', /^[0-9a-f]{64}$/);
   });
 
+  it('/v1/models shows what each runtime proved, and labels dev evidence insecure', async () => {
+    const res = await fetch(`${g.gw.dataUrl}/v1/models`);
+    assert.equal(res.status, 200);
+    const list = (await res.json()) as { data: { id: string; ztgate_runtime?: Record<string, unknown> }[] };
+    const good = list.data.find((m) => m.id === 'm-good')?.ztgate_runtime;
+    assert.equal(good?.attested, false, 'dev evidence is never attested');
+    assert.equal(good?.attestation, 'dev');
+    assert.equal(good?.insecure, true);
+    const wrong = list.data.find((m) => m.id === 'm-wrong')?.ztgate_runtime;
+    assert.deepEqual(wrong, { attested: false, attestation: 'none' }, 'a refused runtime proved nothing');
+  });
+
   it('policy sees what was proved: dev evidence is not attested, whatever the config claims', async () => {
     const before = modelCalls();
     const internal = await chat('m-claims');
@@ -190,6 +202,7 @@ models:
     assert.ok(attested, JSON.stringify(control));
     assert.ok(attested.transformations.includes(`measurement:${weights}`));
     assert.ok(attested.transformations.includes('hardware:false'));
+    assert.ok(attested.transformations.includes('insecure:no-hardware-root'));
     // The reference values it was matched against were recorded first, by digest.
     const reference = control.find((e) => e.action === 'runtime.reference' && e.target === 'runtime:good');
     assert.ok(reference, 'the reference values are a ledger entry');

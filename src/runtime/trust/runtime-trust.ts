@@ -25,6 +25,8 @@ export interface AttestedRuntime {
   readonly reference: ReferenceValues;
   /** How long an accepted verdict stays valid (default 10 min); a token's own expiry may cut it. */
   readonly freshnessMs: number;
+  /** This runtime's own verifier (token kinds: its attestation service); default the one for `kind`. */
+  readonly verifier?: EvidenceVerifier;
   /** Sends `nonce` to the runtime's agent (POST /attest over mTLS) and returns its answer. */
   challenge(nonce: Buffer, signal: AbortSignal): Promise<ChallengeAnswer>;
 }
@@ -94,7 +96,7 @@ export class RuntimeTrust {
     this.#now = options.now ?? Date.now;
     this.#runtimes = new Map(options.runtimes.map((r) => [r.id, r]));
     for (const runtime of options.runtimes) {
-      if (!options.verifiers.has(runtime.kind))
+      if (!runtime.verifier && !options.verifiers.has(runtime.kind))
         throw new Error(`runtime ${runtime.id}: no verifier for evidence kind ${runtime.kind}`);
     }
   }
@@ -136,7 +138,7 @@ export class RuntimeTrust {
 
   async #attest(runtime: AttestedRuntime): Promise<RuntimeStatus> {
     const nonce = randomBytes(NONCE_BYTES);
-    const verifier = this.#options.verifiers.get(runtime.kind) as EvidenceVerifier;
+    const verifier = runtime.verifier ?? (this.#options.verifiers.get(runtime.kind) as EvidenceVerifier);
     let verdict: Verdict;
     let evidence: string | Uint8Array;
     const controller = new AbortController();
