@@ -28,7 +28,7 @@ import { createAdminPlane, type ReadinessCheck } from './admin.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
-import { openKeyService, startKeyRotation } from './key-service.js';
+import { startGatewayKeys } from './gateway-keys.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
 import { createAdminAuthorization } from './admin-auth.js';
 import { registerAdminPolicy } from './admin-policy.js';
@@ -105,30 +105,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const bus = await createBus({ url: config.bus.url, keyPrefix: config.bus.keyPrefix });
     closers.push(() => bus.close());
     const metrics = new GatewayMetrics(options.processMetrics ?? true);
-    const keyService = await openKeyService({
+    const keyService = await startGatewayKeys({
       config,
       home: paths.dir,
       env,
       store,
       bus,
-      authMethod: 'system',
       logger,
-      observe: (operation, seconds, outcome) =>
-        metrics.observeKeyOperation(config.keys.provider, operation, seconds, outcome),
+      metrics,
+      closers,
     });
-    closers.push(() => keyService.close());
     const keys = keyService.keys;
-    metrics.watchKeyCache(keys);
-    if (keys.provider.kind === 'local') {
-      logger.warn(
-        { keys: keys.provider.description },
-        'the local key provider is for a single node or development',
-      );
-    } else {
-      logger.info({ keys: keys.provider.description }, 'key provider ready');
-    }
-    const stopRotation = startKeyRotation(keyService, config, bus, logger);
-    closers.push(async () => stopRotation());
     // The mesh (mutual TLS with SPIFFE IDs): the gateway's SVID comes from the built-in CA,
     // whose keys are in the key provider opened above.
     const revocations = await openRevocations(config, bus, logger);
@@ -154,16 +141,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closers.push(() => connector.close());
     }
     const audit = (e: AuditEntry): Promise<unknown> => store.audit.append(e);
-    const runtimeTrust = await openRuntimeTrust({
-      config,
-      home: paths.dir,
-      env,
-      keys: keyService,
-      mesh,
-      audit,
-      logger,
-    });
-    if (runtimeTrust) closers.push(() => runtimeTrust.close());
     const prompts = await openPromptService({
       config,
       home: paths.dir,
@@ -233,8 +210,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
     const identity = openIdentityService({ config, issuers, store, revocations, logger });
     closers.push(() => identity.close());
+    // Policy first: the live bundle's runtimes.json holds reference values runtime trust applies
+    // from its first challenge; policy reads proved attestation through the late-bound service.
+    const late: { trust?: RuntimeTrustService } = {};
+    const attestedUpstreams = Object.values(config.upstreams).some((u) => u.attestation);
     const policy = await openPolicyService({
-      ...(runtimeTrust ? { attestation: runtimeTrust.attestation } : {}),
+      ...(attestedUpstreams ? { attestation: (id: string) => late.trust?.attestation(id) } : {}),
+      onLiveBundle: async (bundle) => late.trust?.applyBundle(bundle),
       config,
       home: paths.dir,
       models,
@@ -245,6 +227,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       audit: (entry) => store.audit.append(entry),
     });
     closers.push(() => policy.close());
+    const bundle = policy.liveBundle();
+    const runtimeTrust = await openRuntimeTrust({
+      config,
+      home: paths.dir,
+      env,
+      keys: keyService,
+      mesh,
+      audit,
+      logger,
+      bundle,
+    });
+    if (runtimeTrust) {
+      late.trust = runtimeTrust;
+      closers.push(() => runtimeTrust.close());
+    }
     // Built once: loading the detectors' models and dictionaries is start-up work.
     const detectors = createDetectors(config.guard);
     logger.info(

@@ -20,6 +20,7 @@ import {
   type CedarDeciderOptions,
   type ModelCatalogue,
   type PolicyAction,
+  type PolicyBundle,
   type PolicyPrincipal,
 } from '../policy/index.js';
 import type { CatalogueModel } from '../runtime/index.js';
@@ -73,6 +74,8 @@ export interface PolicyService {
   /** Decides a control-plane action on the `Gateway` resource with the live bundle. */
   authorizeControl(principal: PolicyPrincipal, action: ControlAction): Decision;
   status(): PolicyStatus;
+  /** The live bundle now. */
+  liveBundle(): PolicyBundle;
   /** Reloads live and shadow bundles; `admin` reloads are also announced to every replica. */
   reload(trigger: ReloadTrigger, actor: string): Promise<ReloadResult>;
   shadowDifferences(limit: number): readonly ShadowDifference[];
@@ -96,6 +99,8 @@ export interface PolicyServiceOptions {
   readonly attestation?: (
     upstreamId: string,
   ) => { readonly attested: boolean; readonly attestationKind: string } | undefined;
+  /** Told of each new live bundle after it replaced the running one (runtime reference values). */
+  readonly onLiveBundle?: (bundle: PolicyBundle) => Promise<void>;
 }
 
 /**
@@ -296,6 +301,12 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
       .catch((err: unknown) =>
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'policy reload not audited'),
       );
+    if (role === 'live' && outcome.outcome === 'replaced')
+      await options
+        .onLiveBundle?.(b.bundle)
+        .catch((err: unknown) =>
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'live bundle not applied'),
+        );
     return outcome;
   };
   const reloadAll = async (trigger: ReloadTrigger, actor: string): Promise<ReloadResult> => {
@@ -363,6 +374,7 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
         live.bundle,
       ),
     status: () => ({ live: statusOf(live), shadow: shadow ? statusOf(shadow) : null }),
+    liveBundle: () => live.bundle,
     reload: async (trigger, actor) => {
       const result = await reloadAll(trigger, actor);
       if (trigger === 'admin')

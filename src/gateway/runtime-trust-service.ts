@@ -6,7 +6,8 @@ import type { AuditEntry } from '../core/index.js';
 import type { Mesh } from '../mesh/index.js';
 import { DevVerifier } from '../runtime/attestation/dev.js';
 import { SevSnpVerifier } from '../runtime/attestation/sev-snp.js';
-import type { EvidenceKind, EvidenceVerifier } from '../runtime/attestation/types.js';
+import type { BundleRuntimeReference } from '../runtime/attestation/reference-schema.js';
+import type { EvidenceKind, EvidenceVerifier, ReferenceValues } from '../runtime/attestation/types.js';
 import type { RuntimeEligibility } from '../runtime/router.js';
 import { agentChallenger } from '../runtime/trust/agent-challenge.js';
 import { RuntimeTrust, type AttestedRuntime, type TrustEvent } from '../runtime/trust/runtime-trust.js';
@@ -29,6 +30,8 @@ export interface RuntimeTrustService {
   ): { readonly attested: boolean; readonly attestationKind: string } | undefined;
   /** Challenges every attested runtime now (at start, on the schedule; tests call it). */
   attestAll(): Promise<void>;
+  /** A new live policy bundle: its runtimes.json reference values replace config's, recorded, then re-attested. */
+  applyBundle(bundle: BundleReferences): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,11 +44,27 @@ export interface RuntimeTrustServiceOptions {
   /** Appends to the audit ledger (a verdict counts only once recorded). */
   readonly audit: (entry: AuditEntry) => Promise<unknown>;
   readonly logger: Logger;
+  /** The live policy bundle at start (its runtimes.json reference values apply from the first challenge). */
+  readonly bundle?: BundleReferences;
 }
 
-/** The reference values a runtime is matched against, as a `runtime.reference` control entry. */
-export function referenceEntry(runtime: AttestedRuntime): AuditEntry {
-  const digest = createHash('sha256').update(canonicalJson(runtime.reference)).digest('hex');
+/** What runtime trust reads of a policy bundle. */
+export interface BundleReferences {
+  readonly digest: string;
+  readonly runtimes: ReadonlyMap<string, BundleRuntimeReference>;
+}
+
+const referenceDigest = (reference: ReferenceValues): string =>
+  createHash('sha256').update(canonicalJson(reference)).digest('hex');
+
+/**
+ * The reference values a runtime is matched against, as a `runtime.reference` control entry;
+ * `source` is `config` or `bundle:<digest>` (the signed policy bundle's runtimes.json).
+ */
+export function referenceEntry(
+  runtime: Pick<AttestedRuntime, 'id' | 'kind' | 'reference' | 'freshnessMs'>,
+  source = 'config',
+): AuditEntry {
   return controlAuditEntry({
     action: 'runtime.reference',
     target: `runtime:${runtime.id}`,
@@ -54,11 +73,22 @@ export function referenceEntry(runtime: AttestedRuntime): AuditEntry {
     outcome: 'ok',
     details: [
       `kind:${runtime.kind}`,
-      `reference:sha256:${digest}`,
+      `reference:sha256:${referenceDigest(runtime.reference)}`,
       `measurements:${runtime.reference.measurements.length}`,
       `freshness:${runtime.freshnessMs}ms`,
+      `source:${source}`,
     ],
   });
+}
+
+/** Config's reference values with the fields a bundle's runtimes.json names replaced. */
+export function withBundleReference(
+  configured: ReferenceValues,
+  fromBundle: BundleRuntimeReference | undefined,
+): ReferenceValues {
+  if (!fromBundle) return configured;
+  const named = Object.fromEntries(Object.entries(fromBundle).filter(([, v]) => v !== undefined));
+  return { ...configured, ...named } as ReferenceValues;
 }
 
 /** A TrustEvent as a ledger control entry: `runtime.attested` or `runtime.refused`. */
@@ -108,11 +138,14 @@ export async function openRuntimeTrust(
   if (!mesh) throw new Error('upstream attestation needs mesh.enabled (mutual TLS to the agent)');
   const closing = new AbortController();
   const runtimes: AttestedRuntime[] = [];
+  const configured = new Map<string, ReferenceValues>();
   for (const [id, upstream] of attested) {
     const a = upstream.attestation!;
     const where = `upstreams.${id}.attestation`;
     const secret = (ref: string, path: string) => resolveSecret(ref, path, home, env, keys.unseal);
-    const reference = await referenceFromConfig(a, where, secret);
+    const fromConfig = await referenceFromConfig(a, where, secret);
+    configured.set(id, fromConfig);
+    const reference = withBundleReference(fromConfig, options.bundle?.runtimes.get(id));
     const verifier = await serviceVerifier(a, where, secret);
     const challenge = agentChallenger({
       baseUrl: upstream.baseUrl,
@@ -139,7 +172,13 @@ export async function openRuntimeTrust(
   }
   // The reference values in force are ledger entries too (recorded at every start: a change of
   // config shows as a new digest), so what a runtime was matched against is transparent later.
-  for (const runtime of runtimes) await options.audit(referenceEntry(runtime));
+  const sourceOf = (id: string, bundle: BundleReferences | undefined): string =>
+    bundle?.runtimes.has(id) ? `bundle:${bundle.digest}` : 'config';
+  for (const runtime of runtimes)
+    await options.audit(referenceEntry(runtime, sourceOf(runtime.id, options.bundle)));
+  const unknown = [...(options.bundle?.runtimes.keys() ?? [])].filter((id) => !configured.has(id));
+  if (unknown.length > 0)
+    logger.warn({ upstreams: unknown }, 'runtimes.json names upstreams without attestation: ignored');
   const verifiers = new Map<EvidenceKind, EvidenceVerifier>([
     ['dev', new DevVerifier()],
     ['sev-snp', new SevSnpVerifier()],
@@ -211,6 +250,23 @@ export async function openRuntimeTrust(
         : { attested: false, attestationKind: 'none' };
     },
     attestAll,
+    applyBundle: async (bundle) => {
+      for (const runtime of runtimes) {
+        const next = withBundleReference(
+          configured.get(runtime.id) as ReferenceValues,
+          bundle.runtimes.get(runtime.id),
+        );
+        const now = trust.reference(runtime.id);
+        if (now && referenceDigest(now) === referenceDigest(next)) continue;
+        // Recorded before it applies, like every change of what a runtime is matched against.
+        await options.audit(referenceEntry({ ...runtime, reference: next }, sourceOf(runtime.id, bundle)));
+        logger.info(
+          { runtime: runtime.id, source: sourceOf(runtime.id, bundle) },
+          'runtime reference values changed: re-attesting',
+        );
+        await trust.setReference(runtime.id, next);
+      }
+    },
     close: async () => {
       for (const timer of timers) clearInterval(timer);
       closing.abort(new Error('the gateway is shutting down'));

@@ -7,6 +7,8 @@ import * as cedar from './cedar.js';
 import { toTypeAndId, uidKey, type EntityIndex } from './entities.js';
 import { ALL_NAMES, fastIndexOf, type FastIndex } from './fast-index.js';
 import { PolicyBundleError } from './errors.js';
+import { parseBundleRuntimes, RUNTIMES_FILE } from './bundle-runtimes.js';
+import type { BundleRuntimeReference } from '../runtime/attestation/reference-schema.js';
 import { compileGuard, type Guard } from './guard.js';
 import { CandidateIndex } from './policy-index.js';
 import { isObligationAnnotation, parseObligationAnnotation, type ParsedObligation } from './obligations.js';
@@ -34,6 +36,8 @@ export interface PolicyBundle {
   /** Entity data that is not per request, by `Type::id`. */
   readonly entities: EntityIndex;
   readonly tests: readonly BundleTestCase[];
+  /** Reference values of attested runtimes by upstream id (runtimes.json; empty when absent). */
+  readonly runtimes: ReadonlyMap<string, BundleRuntimeReference>;
 }
 
 const messages = (errors: readonly DetailedError[]): string[] => errors.map((e) => e.message);
@@ -52,6 +56,7 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
   const listed: [string, string][] = [...policyFiles, ...testFiles].map((n) => [n, files.get(n) ?? '']);
   listed.push([ownSchema === undefined ? '<builtin>/schema.cedarschema' : 'schema.cedarschema', schema]);
   if (files.has('entities.json')) listed.push(['entities.json', files.get('entities.json') ?? '']);
+  if (files.has(RUNTIMES_FILE)) listed.push([RUNTIMES_FILE, files.get(RUNTIMES_FILE) ?? '']);
   listed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const digest = `sha256:${sha256(listed.map(([n, c]) => `${n}\0${sha256(c)}\n`).join(''))}`;
 
@@ -183,7 +188,16 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
     }
     FAST_PATHS.set(policySetId, { schemaName, actionSets, scoped, index: fastIndexOf(entities, usage) });
   }
-  return { digest, policyIds, preparsed: { policySetId, schemaName }, obligations, entities, tests };
+  const runtimes = parseBundleRuntimes(files.get(RUNTIMES_FILE));
+  return {
+    digest,
+    policyIds,
+    preparsed: { policySetId, schemaName },
+    obligations,
+    entities,
+    tests,
+    runtimes,
+  };
 }
 
 /** What the engine's fast path needs, for bundles on the shipped schema. */

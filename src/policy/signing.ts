@@ -4,7 +4,7 @@
  * the bundle digest, signed with a KeyProvider signing key (default `policy-signing`).
  *
  * `bundle.sig.json` is not part of the bundle digest: the digest covers only policies, the schema,
- * `entities.json` and `tests/*.json` (see compileBundle), so signing does not change what it signs.
+ * `entities.json`, `runtimes.json` and `tests/*.json` (see compileBundle), so signing does not change what it signs.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
 // hardware-rooted, attested runtime, so restricted data may go there.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,6 +51,9 @@ describe('runtime trust: attestation-service tokens (EAR) from the agent', () =>
   let agent: RunningAgent;
   let g: MeshGateway;
   const measurement = randomBytes(48).toString('hex');
+  let bundleDir: string;
+  const runtimesJson = (approved: string) =>
+    JSON.stringify({ upstreams: { bundled: { measurements: [approved], ear: { submods: ['cvm'] } } } });
 
   before(async () => {
     h = await meshHome();
@@ -66,6 +69,10 @@ describe('runtime trust: attestation-service tokens (EAR) from the agent', () =>
     const pkcs8 = service.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     await writeFile(join(work, 'ear.mjs'), earScript(pkcs8, measurement, 'affirming'));
 
+    // The signed-bundle path: the default bundle plus runtimes.json approving `bundled`'s measurement.
+    bundleDir = join(work, 'bundle');
+    await cp(new URL('../../examples/policies/default', import.meta.url), bundleDir, { recursive: true });
+    await writeFile(join(bundleDir, 'runtimes.json'), runtimesJson(measurement));
     upstream = await startFakeUpstream();
     const svid = await h.svid('agent', 'cvm1');
     identity = await WorkloadIdentity.start(() => Promise.resolve(svid));
@@ -96,9 +103,11 @@ describe('runtime trust: attestation-service tokens (EAR) from the agent', () =>
       `
 server: { port: 0, adminPort: 0 }
 mesh: { enabled: true }
+policy: { bundle: "${bundleDir}", watch: false }
 upstreams:
   cvm: ${upstreamYaml(measurement)}
   other: ${upstreamYaml('cd'.repeat(48))}
+  bundled: ${upstreamYaml('ef'.repeat(48))}
 models:
   - { id: m-cvm, upstream: cvm, upstreamModel: fake, attributes: { runtimeKind: on_prem, dataClasses: [public, internal, confidential, restricted] } }
   - { id: m-other, upstream: other, upstreamModel: fake, attributes: { runtimeKind: on_prem, dataClasses: [public, internal, confidential, restricted] } }
@@ -154,6 +163,48 @@ models:
       return refused !== undefined;
     });
     assert.equal(refused?.errorCode, 'measurement_mismatch');
+  });
+
+  it('reference values from the signed policy bundle replace config, are recorded, and re-attest on change', async () => {
+    const status = g.gw.runtimeTrust?.trust.status('bundled');
+    assert.ok(status?.eligible, 'config approves another measurement; the bundle approves this one');
+    const all = async () => (await g.gw.store.audit.list({ limit: 1000 })).map((r) => r.entry);
+    const references = (await all()).filter(
+      (e) => e.action === 'runtime.reference' && e.target === 'runtime:bundled',
+    );
+    const digest = g.gw.policy.liveBundle().digest;
+    assert.ok(references[0]?.transformations.includes(`source:bundle:${digest}`), JSON.stringify(references));
+    const other = (await all()).find((e) => e.action === 'runtime.reference' && e.target === 'runtime:other');
+    assert.ok(other?.transformations.includes('source:config'));
+
+    // A new bundle approves something else: recorded, re-attested, refused.
+    await writeFile(join(bundleDir, 'runtimes.json'), runtimesJson('12'.repeat(48)));
+    const result = await g.gw.policy.reload('admin', 'test');
+    assert.equal(result.live.outcome, 'replaced');
+    assert.equal(g.gw.runtimeTrust?.trust.status('bundled').eligible, false);
+    const after = (await all()).filter(
+      (e) => e.action === 'runtime.reference' && e.target === 'runtime:bundled',
+    );
+    assert.equal(after.length, references.length + 1);
+    assert.ok(after.at(-1)?.transformations.includes(`source:bundle:${g.gw.policy.liveBundle().digest}`));
+    const refused = (await all()).filter(
+      (e) => e.action === 'runtime.refused' && e.target === 'runtime:bundled',
+    );
+    assert.equal(refused.at(-1)?.errorCode, 'measurement_mismatch');
+
+    // An invalid runtimes.json is refused like any bad bundle: the running one stays.
+    await writeFile(
+      join(bundleDir, 'runtimes.json'),
+      JSON.stringify({ upstreams: { bundled: { measurements: ['zz'] } } }),
+    );
+    const bad = await g.gw.policy.reload('admin', 'test');
+    assert.equal(bad.live.outcome, 'rejected');
+    assert.equal(bad.live.outcome === 'rejected' ? bad.live.code : '', 'policy.runtimes_invalid');
+
+    // Back to the approving values.
+    await writeFile(join(bundleDir, 'runtimes.json'), runtimesJson(measurement));
+    await g.gw.policy.reload('admin', 'test');
+    assert.equal(g.gw.runtimeTrust?.trust.status('bundled').eligible, true);
   });
 
   it('config: token kinds need their service, and the service is pinned', () => {

@@ -86,7 +86,7 @@ function reasonOf(err: unknown): string {
  */
 export class RuntimeTrust {
   readonly #options: RuntimeTrustOptions;
-  readonly #runtimes: ReadonlyMap<string, AttestedRuntime>;
+  readonly #runtimes: Map<string, AttestedRuntime>;
   readonly #status = new Map<string, RuntimeStatus>();
   readonly #inFlight = new Map<string, Promise<RuntimeStatus>>();
   readonly #now: () => number;
@@ -131,6 +131,24 @@ export class RuntimeTrust {
     await Promise.all([...this.#runtimes.keys()].map((id) => this.attest(id)));
   }
 
+  /** The reference values a runtime is matched against now. */
+  reference(id: string): ReferenceValues | undefined {
+    return this.#runtimes.get(id)?.reference;
+  }
+
+  /**
+   * New reference values for a runtime (a new signed policy bundle): it is ineligible at once and
+   * must attest again against them. A challenge still running under the old values is discarded.
+   */
+  async setReference(id: string, reference: ReferenceValues): Promise<RuntimeStatus> {
+    const runtime = this.#runtimes.get(id);
+    if (!runtime) throw new Error(`unknown runtime ${id}`);
+    this.#runtimes.set(id, { ...runtime, reference });
+    this.quarantine(id, 'reference_changed');
+    this.#inFlight.delete(id);
+    return this.attest(id);
+  }
+
   /** Makes a runtime ineligible at once (a playbook, an operator, a failed re-measure). */
   quarantine(id: string, reason: string): void {
     this.#status.set(id, { eligible: false, reason, since: this.#now() });
@@ -164,6 +182,7 @@ export class RuntimeTrust {
       );
     } catch (err) {
       const reason = reasonOf(err);
+      if (this.#runtimes.get(runtime.id) !== runtime) return this.status(runtime.id);
       // Refused first, then recorded: a failure to record never leaves a runtime eligible.
       this.quarantine(runtime.id, reason);
       await this.#options.record({ type: 'refused', runtime: runtime.id, kind: runtime.kind, reason });
@@ -181,8 +200,11 @@ export class RuntimeTrust {
       verifiedAt,
       expiresAt: Math.min(verifiedAt + runtime.freshnessMs, verdict.expiresAt ?? Number.POSITIVE_INFINITY),
     };
+    // Matched against reference values that have since been replaced: it proves nothing now.
+    if (this.#runtimes.get(runtime.id) !== runtime) return this.status(runtime.id);
     // Recorded before it counts: an accepted verdict the ledger does not hold never routes traffic.
     await this.#options.record({ type: 'accepted', verdict: accepted });
+    if (this.#runtimes.get(runtime.id) !== runtime) return this.status(runtime.id);
     this.#status.set(runtime.id, { eligible: true, verdict: accepted });
     return this.status(runtime.id);
   }
