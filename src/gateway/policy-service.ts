@@ -18,6 +18,7 @@ import {
   decisionInputOf,
   timeOf,
   type CedarDeciderOptions,
+  type ControlContext,
   type ModelCatalogue,
   type PolicyAction,
   type PolicyBundle,
@@ -72,7 +73,7 @@ export interface PolicyService {
   /** Decides a tool call the model proposed in an answer to this request (`invoke_tool`). */
   authorizeTool(ctx: Readonly<RequestContext>, toolName: string): Decision;
   /** Decides a control-plane action on the `Gateway` resource with the live bundle. */
-  authorizeControl(principal: PolicyPrincipal, action: ControlAction): Decision;
+  authorizeControl(principal: PolicyPrincipal, action: ControlAction, control?: ControlContext): Decision;
   status(): PolicyStatus;
   /** The live bundle now. */
   liveBundle(): PolicyBundle;
@@ -358,11 +359,12 @@ export async function openPolicyService(options: PolicyServiceOptions): Promise<
         );
       return decision;
     },
-    authorizeControl: (principal, action) =>
+    authorizeControl: (principal, action, control) =>
       decide(
         {
           principal,
           action,
+          ...(control ? { control } : {}),
           resource: { type: 'Gateway', id: 'gateway' },
           findings: [],
           dataClass: config.policy.dataClass,

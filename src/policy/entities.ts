@@ -2,7 +2,7 @@
 // reference builder (`buildRequest`: every entity the request reaches, every attribute; the
 // engine validates it against the schema). The fast path's builder is in fast-request.ts.
 import type { CedarValueJson, EntityJson, EntityUidJson } from './cedar.js';
-import type { DecisionInput, FindingLike, ModelAttributes, ModelCatalogue } from './types.js';
+import type { ControlContext, DecisionInput, FindingLike, ModelAttributes, ModelCatalogue } from './types.js';
 import { NAMESPACE } from './types.js';
 
 /** Bundle entities (groups, models, workspaces, tools) by `Type::id` key. */
@@ -142,6 +142,7 @@ export function buildRequest(
     });
     context.device = { __entity: uid };
   }
+  if (input.control) Object.assign(context, controlContext(input.control));
   if (input.workspace !== undefined) {
     const uid = { type: t('Workspace'), id: input.workspace };
     if (!index.has(uidKey(uid))) return { ok: false, error: `policy.entity_missing:${uidKey(uid)}` };
@@ -157,5 +158,14 @@ export function buildRequest(
       context,
       entities: [...out.values()],
     },
+  };
+}
+
+/** The context attributes of a control action that needs more than one person. */
+export function controlContext(c: ControlContext): Record<string, CedarValueJson> {
+  return {
+    actor: c.actor,
+    priorApprovers: [...c.priorApprovers],
+    ...(c.requestedBy !== undefined ? { requestedBy: c.requestedBy } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import type { CedarValueJson, EntityJson } from './cedar.js';
 import {
+  controlContext,
   modelEntity,
   summarizeFindings,
   toTypeAndId,
@@ -40,6 +41,8 @@ const RESOURCE_OF: Readonly<Record<string, string>> = {
   manage_keys: 'Gateway',
   respond_incident: 'Gateway',
   manage_identity: 'Gateway',
+  release_quarantine: 'Gateway',
+  approve_tool_call: 'Gateway',
 };
 
 function conformingModel(m: ModelAttributes): boolean {
@@ -168,6 +171,16 @@ export function buildFastRequest(
     networkZone: input.networkZone,
     residency: input.residency,
   };
+  const c = input.control;
+  if (c) {
+    if (
+      !isStr(c.actor) ||
+      !isStrArray(c.priorApprovers) ||
+      (c.requestedBy !== undefined && !isStr(c.requestedBy))
+    )
+      return FALLBACK;
+    Object.assign(full, controlContext(c));
+  }
   let workspaceKey: string | undefined;
   if (d) full.device = { __entity: { type: t('Device'), id: d.id } };
   if (input.workspace !== undefined) {

@@ -42,6 +42,7 @@ export {
   DATA_PLANE_ACTIONS,
   POLICY_ACTIONS,
   timeOf,
+  type ControlContext,
   type DecisionInput,
   type FindingLike,
   type ModelAttributes,

@@ -26,6 +26,14 @@ export const TestCaseSchema = z.strictObject({
   action: z.enum(POLICY_ACTIONS),
   resource: z.strictObject({ type: z.enum(['Model', 'Tool', 'Gateway']), id: z.string() }),
   workspace: z.string().optional(),
+  /** Control actions that need more than one person (release_quarantine, approve_tool_call). */
+  control: z
+    .strictObject({
+      actor: z.string(),
+      priorApprovers: z.array(z.string()).default([]),
+      requestedBy: z.string().optional(),
+    })
+    .optional(),
   context: z
     .strictObject({
       findings: z

@@ -27,6 +27,15 @@ export function testCaseInput(c: BundleTestCase): DecisionInput {
     ...(c.principal ? { principal: { ...c.principal, attributes: c.principal.attributes ?? {} } } : {}),
     ...(c.device ? { device: c.device } : {}),
     ...(c.workspace !== undefined ? { workspace: c.workspace } : {}),
+    ...(c.control
+      ? {
+          control: {
+            actor: c.control.actor,
+            priorApprovers: c.control.priorApprovers,
+            ...(c.control.requestedBy !== undefined ? { requestedBy: c.control.requestedBy } : {}),
+          },
+        }
+      : {}),
     action: c.action,
     resource: c.resource,
     findings: c.context.findings,

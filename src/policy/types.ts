@@ -9,6 +9,8 @@ export const CONTROL_PLANE_ACTIONS = [
   'manage_keys',
   'respond_incident',
   'manage_identity',
+  'release_quarantine',
+  'approve_tool_call',
 ] as const;
 export const POLICY_ACTIONS = [...DATA_PLANE_ACTIONS, ...CONTROL_PLANE_ACTIONS] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
@@ -50,6 +52,17 @@ export interface DecisionInput {
   readonly residency: string;
   /** hour 0..23 and weekday `mon`..`sun`; see `timeOf`. */
   readonly time: { readonly hour: number; readonly weekday: string };
+  /**
+   * Control actions that need more than one person: who acts now, who already approved, and who
+   * asked for what is being approved (context `actor`, `priorApprovers`, `requestedBy`).
+   */
+  readonly control?: ControlContext;
+}
+
+export interface ControlContext {
+  readonly actor: string;
+  readonly priorApprovers: readonly string[];
+  readonly requestedBy?: string;
 }
 
 /** A catalogue of model attributes by model id; looked up before the bundle's own entities. */
