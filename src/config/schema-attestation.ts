@@ -43,11 +43,23 @@ export const attestation = z
     dev: z.strictObject({ publicKey: secretRef }).optional(),
     /** Token kinds: the attestation service. */
     service: service.optional(),
+    /** `tdx`: Intel PCS collateral files (as fetched from the PCS), to evaluate the platform's TCB level. */
+    tdxCollateral: z
+      .strictObject({
+        tcbInfo: z.string().min(1),
+        qeIdentity: z.string().min(1),
+        /** The TCB-Info-Issuer-Chain header, PEM. */
+        tcbSigningChain: z.string().min(1),
+        pckCrl: z.string().min(1).optional(),
+        rootCrl: z.string().min(1).optional(),
+      })
+      .optional(),
   })
   .superRefine((a, ctx) => {
     const issue = (path: string[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
     if (a.kind === 'dev' && !a.dev)
       issue(['dev', 'publicKey'], 'required with kind dev (the agent public key to pin, file:PATH)');
+    if (a.tdxCollateral && a.kind !== 'tdx') issue(['tdxCollateral'], `not used with kind ${a.kind}`);
     if (!TOKEN_KINDS.includes(a.kind)) {
       if (a.service) issue(['service'], `not used with kind ${a.kind}`);
       return;

@@ -6,6 +6,7 @@ import type { AuditEntry } from '../core/index.js';
 import type { Mesh } from '../mesh/index.js';
 import { DevVerifier } from '../runtime/attestation/dev.js';
 import { SevSnpVerifier } from '../runtime/attestation/sev-snp.js';
+import { TdxVerifier } from '../runtime/attestation/tdx.js';
 import type { BundleRuntimeReference } from '../runtime/attestation/reference-schema.js';
 import type { EvidenceKind, EvidenceVerifier, ReferenceValues } from '../runtime/attestation/types.js';
 import type { RuntimeEligibility } from '../runtime/router.js';
@@ -146,7 +147,7 @@ export async function openRuntimeTrust(
     const fromConfig = await referenceFromConfig(a, where, secret);
     configured.set(id, fromConfig);
     const reference = withBundleReference(fromConfig, options.bundle?.runtimes.get(id));
-    const verifier = await serviceVerifier(a, where, secret);
+    const verifier = await serviceVerifier(a, where, secret, home);
     const challenge = agentChallenger({
       baseUrl: upstream.baseUrl,
       connect: mesh.client({
@@ -182,6 +183,7 @@ export async function openRuntimeTrust(
   const verifiers = new Map<EvidenceKind, EvidenceVerifier>([
     ['dev', new DevVerifier()],
     ['sev-snp', new SevSnpVerifier()],
+    ['tdx', new TdxVerifier()],
   ]);
   const trust = new RuntimeTrust({
     runtimes,

@@ -24,7 +24,12 @@ const sevSnp = z.strictObject({
     .optional(),
 });
 
-/** TDX reference values beyond MRTD. */
+const u64Mask = z.strictObject({
+  mask: z.string().regex(/^[0-9a-fA-F]{1,16}$/),
+  value: z.string().regex(/^[0-9a-fA-F]{1,16}$/),
+});
+
+/** TDX reference values beyond MRTD (types.ts TdxReference). */
 const tdx = z.strictObject({
   rtmr0: hexList.optional(),
   rtmr1: hexList.optional(),
@@ -32,16 +37,13 @@ const tdx = z.strictObject({
   rtmr3: hexList.optional(),
   mrConfigId: hexList.optional(),
   mrOwner: hexList.optional(),
-  /** Intel PCS collateral files (TCB info and QE identity JSON; CRLs, DER); absent: the TCB level is not evaluated. */
-  collateral: z
-    .strictObject({
-      tcbInfo: z.string().min(1),
-      qeIdentity: z.string().min(1),
-      pckCrl: z.string().min(1).optional(),
-      rootCrl: z.string().min(1).optional(),
-    })
-    .optional(),
+  mrOwnerConfig: hexList.optional(),
+  mrSeam: hexList.optional(),
+  tdAttributes: u64Mask.optional(),
+  xfam: u64Mask.optional(),
   acceptedTcbStatuses: names.optional(),
+  /** Refuse quotes when no collateral is configured (the TCB status would be unknown). */
+  requireCollateral: z.boolean().optional(),
 });
 
 const azure = z.strictObject({

@@ -108,6 +108,31 @@ export interface ReferenceValues {
   gcpConfidentialSpace?: GcpConfidentialSpaceReference;
   /** IETF RATS EAT Attestation Results (ear.ts). */
   ear?: EarReference;
+  /** Intel TDX quotes (tdx.ts). */
+  tdx?: TdxReference;
+}
+
+/** Intel TDX specific reference values (`measurements` = MRTD). */
+export interface TdxReference {
+  /** Allowed RTMR values (hex, 48 bytes), per register. */
+  rtmr0?: readonly string[];
+  rtmr1?: readonly string[];
+  rtmr2?: readonly string[];
+  rtmr3?: readonly string[];
+  /** Allowed MRCONFIGID / MROWNER / MROWNERCONFIG values (hex, 48 bytes). */
+  mrConfigId?: readonly string[];
+  mrOwner?: readonly string[];
+  mrOwnerConfig?: readonly string[];
+  /** Allowed TDX module measurements MRSEAM (hex, 48 bytes). */
+  mrSeam?: readonly string[];
+  /** (TD_ATTRIBUTES & mask) must equal value; u64 as hex (e.g. mask "10000000", value "10000000": SEPT_VE_DISABLE set). */
+  tdAttributes?: { mask: string; value: string };
+  /** (XFAM & mask) must equal value; u64 as hex. */
+  xfam?: { mask: string; value: string };
+  /** TCB statuses accepted besides 'UpToDate' (e.g. 'SWHardeningNeeded'); 'Revoked' never is. */
+  acceptedTcbStatuses?: readonly string[];
+  /** Refuse verification without collateral (TCB status unknown). Default false. */
+  requireCollateral?: boolean;
 }
 
 /**
