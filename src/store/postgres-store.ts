@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { POSTGRES_API_KEYS_MIGRATION, PostgresApiKeys } from './postgres-api-keys.js';
+import { POSTGRES_CONTROL_RECORDS_MIGRATION, PostgresControlRecords } from './postgres-control-records.js';
 import { importLegacyAudit, POSTGRES_LEDGER_MIGRATION, PostgresAudit } from './postgres-ledger.js';
 import { inTransaction } from './postgres-tx.js';
 import {
@@ -14,6 +15,7 @@ import {
 import type {
   ApiKeyRepository,
   AuditRepository,
+  ControlRecordRepository,
   EncryptedObject,
   EncryptedObjectRepository,
   Store,
@@ -78,6 +80,8 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 3, sql: POSTGRES_API_KEYS_MIGRATION },
   // The tamper-evident ledger (the audit log from now on).
   { version: 4, sql: POSTGRES_LEDGER_MIGRATION },
+  // Control-plane records: incidents, approvals.
+  { version: 5, sql: POSTGRES_CONTROL_RECORDS_MIGRATION },
 ];
 
 type ObjectRow = {
@@ -239,6 +243,7 @@ export class PostgresStore implements Store {
   readonly audit: AuditRepository;
   readonly objects: EncryptedObjectRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly records: ControlRecordRepository;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private readonly pingTimeoutMs: number;
@@ -268,6 +273,7 @@ export class PostgresStore implements Store {
     this.audit = new PostgresAudit(this.pool);
     this.objects = new PostgresObjects(this.pool);
     this.apiKeys = new PostgresApiKeys(this.pool);
+    this.records = new PostgresControlRecords(this.pool);
   }
 
   async migrate(): Promise<void> {

@@ -2,6 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { prepareApiKeys, SQLITE_API_KEYS_MIGRATION, SqliteApiKeys } from './sqlite-api-keys.js';
+import {
+  prepareControlRecords,
+  SQLITE_CONTROL_RECORDS_MIGRATION,
+  SqliteControlRecords,
+} from './sqlite-control-records.js';
 import { importLegacyAudit, prepareLedger, SQLITE_LEDGER_MIGRATION, SqliteAudit } from './sqlite-ledger.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import {
@@ -18,6 +23,7 @@ import {
 import type {
   ApiKeyRepository,
   AuditRepository,
+  ControlRecordRepository,
   EncryptedObject,
   EncryptedObjectRepository,
   Store,
@@ -71,6 +77,8 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 3, sql: SQLITE_API_KEYS_MIGRATION },
   // The tamper-evident ledger (the audit log from now on).
   { version: 4, sql: SQLITE_LEDGER_MIGRATION },
+  // Control-plane records: incidents, approvals.
+  { version: 5, sql: SQLITE_CONTROL_RECORDS_MIGRATION },
 ];
 
 type ObjectRow = {
@@ -232,11 +240,13 @@ export class SqliteStore implements Store {
   readonly audit: AuditRepository;
   readonly objects: EncryptedObjectRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly records: ControlRecordRepository;
   private readonly db: Database.Database;
   private readonly pingStatement: Database.Statement<[], number>;
   private statements: ReturnType<typeof prepareLedger> | undefined;
   private objectStatements: ObjectStatements | undefined;
   private apiKeyStatements: ReturnType<typeof prepareApiKeys> | undefined;
+  private recordStatements: ReturnType<typeof prepareControlRecords> | undefined;
   private writer: SqliteWriter | undefined;
   private readonly path: string;
   private readonly busyTimeoutMs: number;
@@ -259,6 +269,7 @@ export class SqliteStore implements Store {
     );
     this.objects = new SqliteObjects(() => (this.objectStatements ??= prepareObjects(this.db)));
     this.apiKeys = new SqliteApiKeys(() => (this.apiKeyStatements ??= prepareApiKeys(this.db)));
+    this.records = new SqliteControlRecords(() => (this.recordStatements ??= prepareControlRecords(this.db)));
   }
 
   #writer(): SqliteWriter | undefined {

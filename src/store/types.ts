@@ -200,6 +200,59 @@ export interface ApiKeyRepository {
   markUsed(id: string, at: string): Promise<void>;
 }
 
+/** A control-plane record: an incident, an approval. Metadata only; content that is sensitive goes to encrypted objects. */
+export interface ControlRecord {
+  /** What kind of record, e.g. `incident`, `approval`: 1-32 of [a-z0-9_-], starting with a-z. */
+  readonly namespace: string;
+  /** 1-128 of [A-Za-z0-9._:-]. */
+  readonly id: string;
+  /** e.g. open, acknowledged, resolved, pending, approved, denied, released (same shape as `namespace`). */
+  readonly status: string;
+  /** Who or what it is about, e.g. `principal:alice`: printable text of at most 512 characters. */
+  readonly subject: string | null;
+  /** ISO-8601 times (`Date.prototype.toISOString` form). */
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Starts at 1, +1 on every update. */
+  readonly version: number;
+  /** A JSON object, at most 64 KiB serialised. */
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+export interface ControlRecordQuery {
+  readonly namespace: string;
+  readonly status?: string;
+  readonly subject?: string;
+  /** Newest first by (created_at, id); page with `before` = the last record's {createdAt, id}. */
+  readonly before?: { readonly createdAt: string; readonly id: string };
+  /** Default 100, at most 1000. */
+  readonly limit?: number;
+}
+
+/**
+ * Durable storage of control-plane records (incidents, approvals), keyed by (namespace, id).
+ * Invalid input rejects with a TypeError (a RangeError for a subject or body that is too large)
+ * that names the argument, never its value.
+ */
+export interface ControlRecordRepository {
+  /** Inserts; false when (namespace, id) exists already (nothing changed). */
+  create(record: Omit<ControlRecord, 'version' | 'updatedAt'>): Promise<boolean>;
+  get(namespace: string, id: string): Promise<ControlRecord | undefined>;
+  list(query: ControlRecordQuery): Promise<readonly ControlRecord[]>;
+  /**
+   * Compare-and-set: replaces status/body (and updatedAt) only if the stored version is `expectedVersion`;
+   * returns the new record, or undefined when the version moved on (a concurrent update) or it does not exist.
+   */
+  update(
+    namespace: string,
+    id: string,
+    expectedVersion: number,
+    next: { status: string; body: Readonly<Record<string, unknown>>; updatedAt: string },
+  ): Promise<ControlRecord | undefined>;
+  /** Counts by status in a namespace. */
+  countByStatus(namespace: string): Promise<Readonly<Record<string, number>>>;
+}
+
 /**
  * Durable storage. SQLite (embedded default) and PostgreSQL (scale-out) implement the same
  * contract and pass the same contract tests.
@@ -209,6 +262,7 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly objects: EncryptedObjectRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly records: ControlRecordRepository;
   /** Creates or upgrades the schema; idempotent; safe to run from several replicas at once. */
   migrate(): Promise<void>;
   /** Throws when the database does not answer (used by /readyz). */

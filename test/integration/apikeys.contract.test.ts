@@ -168,7 +168,7 @@ function apiKeysContract(name: string, durable: boolean, makeFixture: () => Prom
     });
 
     if (durable) {
-      it('keys survive close and reopen; migrate is idempotent and records the latest version (4)', async () => {
+      it('keys survive close and reopen; migrate is idempotent and records the latest version (5)', async () => {
         const store = await open('durable');
         await store.migrate();
         const key = newKey();
@@ -181,7 +181,7 @@ function apiKeysContract(name: string, durable: boolean, makeFixture: () => Prom
         const fixture = spaces.fixture();
         assert.ok(fixture.sql);
         assert.deepEqual(await fixture.sql('durable', 'select max(version) as v from schema_migrations'), [
-          { v: 4 },
+          { v: 5 },
         ]);
       });
     }

@@ -588,6 +588,7 @@ function encryptedObjectsContract(
           { version: 2 },
           { version: 3 },
           { version: 4 },
+          { version: 5 },
         ]);
         const records = await store.audit.list();
         assert.deepEqual(
@@ -751,6 +752,7 @@ describe('encrypted objects: schema details', () => {
           { version: 2 },
           { version: 3 },
           { version: 4 },
+          { version: 5 },
         ]);
         assert.deepEqual(db.prepare('select namespace, id, key_version from encrypted_objects').all(), [
           { namespace: 'ns', id: 'id', key_version: 1 },

@@ -103,7 +103,7 @@ function storeContract(name: string, traits: StoreTraits, makeFixture: () => Pro
         assert.ok(fixture.sql, 'shared fixtures provide sql');
         assert.deepEqual(
           await fixture.sql('race', 'select version from schema_migrations order by version'),
-          [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }],
+          [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }],
         );
       });
 
@@ -406,6 +406,7 @@ describe('SqliteStore file settings', () => {
           { version: 2 },
           { version: 3 },
           { version: 4 },
+          { version: 5 },
         ]);
       } finally {
         db.close();
