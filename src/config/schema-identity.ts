@@ -19,6 +19,8 @@ const claimMapping = z.strictObject({
   department: claimPath.optional(),
   clearance: claimPath.optional(),
   homeRegion: claimPath.optional(),
+  /** The workspace (team, tenant, project) the principal works in: what a workspace quarantine targets. */
+  workspace: claimPath.optional(),
 });
 
 // New issuer keys are optional (defaults applied in src/identity) so that IssuerConfig values

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { prompts, systemPrompt } from './schema-prompts.js';
+import { watch } from './schema-watch.js';
 
 /**
  * The one schema for ztgate.yaml (and the ZTGATE_* environment overrides merged into it).
@@ -217,6 +218,7 @@ export const configSchema = z
     guard,
     ledger,
     prompts: prompts.optional(),
+    watch,
     demo,
     logging,
   })

@@ -37,6 +37,8 @@ export interface AuditEntry {
   readonly dataClass?: string | null;
   readonly deviceId?: string | null;
   readonly sessionId?: string | null;
+  /** The principal's workspace (claim mapping `workspace`), when it has one. */
+  readonly workspace?: string | null;
   /** The model runtime that served it and the id of its accepted attestation, when attested. */
   readonly runtimeId?: string | null;
   readonly attestationId?: string | null;

@@ -178,6 +178,8 @@ export interface RequestContext {
   principal?: Principal;
   device?: Device;
   findings: readonly Finding[];
+  /** The principal's risk score (0..100) when the request arrived, from the watch service (policy context). */
+  risk?: number;
   /** The request's data class from the inspect stage's classifier (policy context). */
   dataClass?: string;
   decision?: Decision;

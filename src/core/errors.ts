@@ -84,6 +84,13 @@ export const ERROR_CATALOGUE = {
     message: 'The request is not permitted by policy.',
   },
   policy_unavailable: { status: 503, type: 'api_error', message: 'No policy decision could be made.' },
+  approval_not_found: { status: 404, type: 'not_found_error', message: 'No such approval for this caller.' },
+  approval_expired: { status: 410, type: 'invalid_request_error', message: 'The approval has expired.' },
+  quarantined: {
+    status: 403,
+    type: 'permission_error',
+    message: 'Requests from this account, device or workspace are suspended by the security team.',
+  },
   obligation_unenforceable: {
     status: 503,
     type: 'api_error',
@@ -222,7 +229,7 @@ export class AuthenticationError extends ZtError {
 
 export class PolicyError extends ZtError {
   constructor(
-    code: 'policy_denied' | 'policy_unavailable' | 'obligation_unenforceable',
+    code: 'policy_denied' | 'policy_unavailable' | 'obligation_unenforceable' | 'quarantined',
     options?: ZtErrorOptions,
   ) {
     super(code, 'decide', options);
@@ -259,9 +266,12 @@ export class UpstreamError extends ZtError {
 }
 
 export class OutputBlockedError extends ZtError {
-  constructor(options?: ZtErrorOptions) {
+  /** The finding types that blocked the answer (recorded as findings of the refused request). */
+  readonly blocked: readonly string[];
+  constructor(options?: ZtErrorOptions & { readonly blocked?: readonly string[] }) {
     super('output_blocked', 'scan_output', options);
     this.name = 'OutputBlockedError';
+    this.blocked = options?.blocked ?? [];
   }
 }
 

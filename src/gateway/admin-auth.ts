@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { MeshServerTls } from '../mesh/index.js';
 import type { AuditEntry } from '../core/index.js';
-import type { PolicyPrincipal } from '../policy/index.js';
+import type { ControlContext, PolicyPrincipal } from '../policy/index.js';
 import { controlAuditEntry } from './control-audit.js';
 import type { ControlAction, PolicyService } from './policy-service.js';
 
@@ -16,6 +16,7 @@ export const ADMIN_PEER_ROLE = 'ztgate-admin';
 export type AdminAuthorization = (
   request: FastifyRequest,
   action: ControlAction,
+  control?: ControlContext,
 ) => string | undefined | false;
 
 /**
@@ -24,13 +25,11 @@ export type AdminAuthorization = (
  * role `ztgate-admin`, and the live bundle decides every action it asks for. Without admin mTLS
  * there is no admin identity and every admin API call is 401.
  */
-export function createAdminAuthorization(
-  tls: MeshServerTls | undefined,
-  policy: Pick<PolicyService, 'authorizeControl'>,
-  logger: Logger,
-  audit: (entry: AuditEntry) => Promise<unknown>,
-): AdminAuthorization {
-  return (request, action) => {
+/** The admin listener's caller as a policy principal (an mTLS peer), or undefined. */
+export type AdminPrincipalOf = (request: FastifyRequest) => PolicyPrincipal | undefined;
+
+export function createAdminPrincipalOf(tls: MeshServerTls | undefined): AdminPrincipalOf {
+  return (request) => {
     if (!tls) return undefined;
     let spiffeId: string | undefined;
     try {
@@ -39,13 +38,22 @@ export function createAdminAuthorization(
       return undefined;
     }
     if (!spiffeId) return undefined;
-    const principal: PolicyPrincipal = {
-      kind: 'service',
-      id: spiffeId,
-      roles: [ADMIN_PEER_ROLE],
-      groups: [],
-    };
-    const decision = policy.authorizeControl(principal, action);
+    return { kind: 'service', id: spiffeId, roles: [ADMIN_PEER_ROLE], groups: [] };
+  };
+}
+
+export function createAdminAuthorization(
+  tls: MeshServerTls | undefined,
+  policy: Pick<PolicyService, 'authorizeControl'>,
+  logger: Logger,
+  audit: (entry: AuditEntry) => Promise<unknown>,
+): AdminAuthorization {
+  const principalOf = createAdminPrincipalOf(tls);
+  return (request, action, control) => {
+    const principal = principalOf(request);
+    if (!principal) return undefined;
+    const spiffeId = principal.id;
+    const decision = policy.authorizeControl(principal, action, control);
     if (decision.effect === 'allow') return spiffeId;
     logger.warn(
       {

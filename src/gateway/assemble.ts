@@ -20,11 +20,14 @@ import {
   openPseudonymKeys,
   TRANSFORM_OBLIGATIONS,
 } from '../guard/index.js';
-import { discoveryUrl } from '../identity/index.js';
-import { createConnector, createRouter, ROUTE_OBLIGATIONS, type CatalogueModel } from '../runtime/index.js';
+import { createRouter, ROUTE_OBLIGATIONS, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
-import { createAdminPlane, type ReadinessCheck } from './admin.js';
+import { createAdminPlane } from './admin.js';
+import { readinessChecks } from './readiness.js';
+import { registerAdminOperations } from './admin-operations.js';
+import { registerAdminResponse } from './admin-response.js';
+import { admitUnlessQuarantined, openWatchService, type WatchService } from './watch-service.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
@@ -34,7 +37,10 @@ import { createAdminAuthorization } from './admin-auth.js';
 import { registerAdminPolicy } from './admin-policy.js';
 import { openLedgerService, RECORD_OBLIGATIONS } from './ledger-service.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
+import { ApprovalService } from './approval-service.js';
 import { createClosers } from './closers.js';
+import { startDemoParts } from './demo-parts.js';
+import { toolVerdictOf } from './tool-verdict.js';
 import { connectorFor, upstreamRegions } from './upstream-connectors.js';
 import { openRuntimeTrust, type RuntimeTrustService } from './runtime-trust-service.js';
 import { openPromptService, type PromptService } from './prompt-service.js';
@@ -65,16 +71,10 @@ export interface RunningGateway {
   readonly runtimeTrust?: RuntimeTrustService;
   /** Signed system-prompt templates (absent: `prompts` not configured). */
   readonly prompts?: PromptService;
+  readonly watch: WatchService;
+  readonly approvals: ApprovalService;
   close(): Promise<void>;
 }
-
-const DEMO_UPSTREAM = 'demo';
-const DEMO_MODEL: CatalogueModel = {
-  id: 'demo',
-  upstream: DEMO_UPSTREAM,
-  upstreamModel: 'demo-echo',
-  demo: true,
-};
 
 function urlOf(address: AddressInfo | string | null, host: string, tls = false): string {
   if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
@@ -153,51 +153,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const models: CatalogueModel[] = config.models.map((m) => ({ ...m }));
     const issuers: IssuerConfig[] = [...config.identity.issuers];
 
-    let demoIssuer: string | undefined;
-    let demoModelUrl: string | undefined;
-    if (config.demo.enabled) {
-      // Loaded only in demo mode: a real deployment never loads the demo provider's code.
-      const { startDemoIssuer, startDemoModel } = await import('../demo/index.js');
-      const issuer = await startDemoIssuer({
-        home: paths.dir,
-        port: config.demo.issuerPort,
-        audience: config.demo.audience,
-        onWarn: (msg) => logger.warn({ demo: true }, msg),
-      });
-      closers.push(() => issuer.close());
-      demoIssuer = issuer.issuer;
-      issuers.push({
-        issuer: issuer.issuer,
-        audience: config.demo.audience,
-        algorithms: ['ES256'],
-        clockSkewSeconds: 30,
-        rolesClaim: 'roles',
-        groupsClaim: 'groups',
-      });
-      if (!connectors.has(DEMO_UPSTREAM)) {
-        const model = await startDemoModel({ port: config.demo.modelPort });
-        closers.push(() => model.close());
-        demoModelUrl = model.url;
-        const connector = createConnector('openai-compatible', DEMO_UPSTREAM, {
-          baseUrl: model.url,
-          authHeader: 'authorization',
-          extraHeaders: {},
-          connectTimeoutMs: 2000,
-          headersTimeoutMs: 30_000,
-          bodyTimeoutMs: 30_000,
-          totalTimeoutMs: 60_000,
-          retries: 1,
-          maxConnections: 128,
-        });
-        connectors.set(DEMO_UPSTREAM, connector);
-        closers.push(() => connector.close());
-      }
-      if (!models.some((m) => m.id === DEMO_MODEL.id)) models.push(DEMO_MODEL);
-      logger.warn(
-        { demo: true, issuer: demoIssuer, model: demoModelUrl },
-        'DEMO MODE: built-in demo identity provider and demo model are running; not for real traffic',
-      );
-    }
+    const demo = config.demo.enabled
+      ? await startDemoParts({ config, home: paths.dir, connectors, models, issuers, closers, logger })
+      : undefined;
+    const demoIssuer = demo?.issuer;
+    const demoModelUrl = demo?.modelUrl;
     if (issuers.length === 0)
       logger.warn('no identity issuer is configured: every request will be refused (401)');
     if (models.length === 0) logger.warn('no model is configured: every model request will be refused (404)');
@@ -212,11 +172,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     closers.push(() => identity.close());
     // Policy first: the live bundle's runtimes.json holds reference values runtime trust applies
     // from its first challenge; policy reads proved attestation through the late-bound service.
-    const late: { trust?: RuntimeTrustService } = {};
+    const late: { trust?: RuntimeTrustService; watch?: WatchService } = {};
     const attestedUpstreams = Object.values(config.upstreams).some((u) => u.attestation);
     const policy = await openPolicyService({
       ...(attestedUpstreams ? { attestation: (id: string) => late.trust?.attestation(id) } : {}),
-      onLiveBundle: async (bundle) => late.trust?.applyBundle(bundle),
+      onLiveBundle: async (bundle) => {
+        late.watch?.applyBundle(bundle);
+        await late.trust?.applyBundle(bundle);
+      },
       config,
       home: paths.dir,
       models,
@@ -250,6 +213,32 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
     const ledger = await openLedgerService({ config, home: paths.dir, store, keys, logger, metrics });
     closers.push(() => ledger.close());
+    const approvals = new ApprovalService({
+      records: store.records,
+      objects: new EncryptedObjects(keys, store.objects),
+      keys,
+      audit,
+    });
+    await approvals.start();
+    const watchService = await openWatchService({
+      config,
+      home: paths.dir,
+      env,
+      store,
+      bus,
+      channel: watch,
+      keys,
+      unseal: keyService.unseal,
+      revocations,
+      audit,
+      bundle,
+      ...(runtimeTrust
+        ? { disableRuntime: (id: string, why: string) => (runtimeTrust.trust.quarantine(id, why), true) }
+        : {}),
+      logger,
+    });
+    late.watch = watchService;
+    closers.push(() => watchService.close());
     const pseudonymKeys = openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
     const built: Stages = {
       authenticate: identity.authenticator,
@@ -276,7 +265,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           block: new Set(config.guard.output.block),
         },
         holdBack: config.guard.output.holdBackChars,
-        authorizeTool: (ctx, name) => policy.authorizeTool(ctx, name).effect === 'allow',
+        authorizeTool: (ctx, name) =>
+          toolVerdictOf(policy.authorizeTool(ctx, name), ctx, watchService.underApprovalOf),
+        holdTool: (ctx, call) => approvals.hold(ctx, call),
       }),
       record: ledger.record,
       watch: watch.sink,
@@ -293,6 +284,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         ...ROUTE_OBLIGATIONS,
         ...RECORD_OBLIGATIONS,
       ]),
+      admit: (ctx) => admitUnlessQuarantined(watchService, ctx),
+      riskOf: watchService.riskOf,
     });
 
     const dataTls =
@@ -311,28 +304,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logger,
       ...(dataTls ? { tls: dataTls } : {}),
       ...(runtimeTrust ? { runtimeOf: runtimeTrust.attestation } : {}),
+      claimApproval: (id, principalId) => approvals.clientAnswer(id, principalId),
     });
     closers.push(() => dataPlane.close());
-    const checks: ReadinessCheck[] = [
-      { name: `store:${store.kind}`, check: () => store.ping() },
-      { name: `bus:${bus.kind}`, check: () => bus.ping() },
-      { name: `keys:${keys.provider.kind}`, check: () => keys.provider.ping() },
-      ...identity.checks,
-      ...(mesh ? [{ name: 'mesh:svid', check: async () => mesh.check() }] : []),
-      ...[...connectors.values()].map((c) => ({
-        name: `upstream:${c.id}`,
-        check: (s: AbortSignal) => c.probe(s),
-      })),
-      ...issuers.map((iss) => ({
-        name: `issuer:${iss.issuer}`,
-        check: async (signal: AbortSignal) => {
-          const url = iss.jwksUri ?? discoveryUrl(iss.issuer);
-          const res = await fetch(url, { signal, redirect: 'error' });
-          await res.body?.cancel();
-          if (!res.ok) throw new Error(`issuer answered ${res.status}`);
-        },
-      })),
-    ];
+    const checks = readinessChecks({
+      store,
+      bus,
+      keys,
+      identityChecks: identity.checks,
+      mesh,
+      connectors,
+      issuers,
+    });
     const adminTls =
       mesh && config.server.adminTls
         ? mesh.server({
@@ -352,6 +335,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await registerAdminPolicy(app, policy, authorize, (err) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin policy API'),
         );
+        const onError = (err: unknown) =>
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin API');
+        await registerAdminResponse(app, {
+          watch: watchService,
+          approvals,
+          records: store.records,
+          authorize,
+          audit,
+          onError,
+        });
+        await registerAdminOperations(app, {
+          config,
+          ...(runtimeTrust ? { runtimeTrust } : {}),
+          keys,
+          authorize,
+          audit,
+          onError,
+        });
       },
       ...(adminTls ? { tls: adminTls } : {}),
     });
@@ -383,6 +384,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       policy,
       ...(runtimeTrust ? { runtimeTrust } : {}),
       ...(prompts ? { prompts } : {}),
+      watch: watchService,
+      approvals,
       close: closeAll,
     };
   } catch (err) {

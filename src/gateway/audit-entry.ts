@@ -32,6 +32,9 @@ export function buildAuditEntry(ctx: Readonly<RequestContext>, outcome: Outcome)
     authMethod: ctx.principal?.authMethod ?? null,
     deviceId: ctx.device?.id ?? null,
     sessionId: ctx.principal?.sessionId ?? null,
+    ...(typeof ctx.principal?.attributes.workspace === 'string'
+      ? { workspace: ctx.principal.attributes.workspace }
+      : {}),
     dataClass: ctx.dataClass ?? null,
     modelId: ctx.route?.modelId ?? null,
     upstreamId: ctx.route?.upstreamId ?? null,

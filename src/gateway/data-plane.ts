@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ZtgateConfig } from '../config/index.js';
-import type { ZtError } from '../core/index.js';
+import { ZtError } from '../core/index.js';
 import {
   IngressError,
   errorBody,
@@ -36,6 +36,8 @@ export interface DataPlaneOptions {
    * the request's `clientCertificate` credential (docs/MESH.md).
    */
   readonly tls?: MeshServerTls;
+  /** Answers a client asking again for a held tool call (undefined: not found for this caller). */
+  readonly claimApproval?: (id: string, principalId: string) => Promise<object | undefined>;
   /** The proved attestation of an upstream's runtime now (undefined: the upstream is not attested). */
   readonly runtimeOf?: (
     upstreamId: string,
@@ -277,6 +279,26 @@ export async function createDataPlane(options: DataPlaneOptions) {
       })),
     });
   const staticList = runtimeOf ? undefined : modelList();
+
+  // A held tool call (docs/RESPONSE.md): the client that received the approval id asks again;
+  // approved, it gets the tool call; otherwise its status. Another caller learns nothing.
+  const claim = options.claimApproval;
+  if (claim) {
+    app.get('/v1/ztgate/approvals/:id', async (request, reply) => {
+      const ctx = newContext(request, { route: 'chat.completions', body: { model: '', messages: [] } });
+      try {
+        await pipeline.authenticate(ctx);
+        const id = (request.params as { id: string }).id;
+        const answer = await claim(id, ctx.principal?.id ?? '');
+        if (!answer) throw new ZtError('approval_not_found', 'ingress');
+        return await reply.type('application/json').send(answer);
+      } catch (err) {
+        const zt = toZtError(err);
+        logRefusal(request, zt);
+        return sendError(reply, zt);
+      }
+    });
+  }
 
   app.get('/v1/models', async (request, reply) => {
     const ctx = newContext(request, { route: 'chat.completions', body: { model: '', messages: [] } });

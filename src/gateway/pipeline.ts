@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  OutputBlockedError,
   PolicyError,
   ZtError,
   asStageError,
@@ -44,6 +45,10 @@ export interface PipelineOptions {
   readonly showDenyingPolicy?: boolean;
   /** Obligation kinds the stages apply; an allow carrying another kind is refused (fail closed). */
   readonly enforcedObligations: ReadonlySet<string>;
+  /** After authentication: refuses a quarantined principal, device, session or workspace (throws). */
+  readonly admit?: (ctx: RequestContext) => void;
+  /** The risk score policy sees (watch service). */
+  readonly riskOf?: (ctx: Readonly<RequestContext>) => number;
 }
 
 export interface Pipeline {
@@ -96,6 +101,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   /** authenticate → inspect → decide → transform → route. */
   async function prepare(ctx: RequestContext): Promise<RoutePlan> {
     await authenticate(ctx);
+    options.admit?.(ctx);
+    if (options.riskOf) ctx.risk = options.riskOf(ctx);
     const inspection = await runStage(metrics, 'inspect', timeouts.inspect, () => stages.inspect(ctx));
     ctx.findings = inspection.findings;
     if (inspection.dataClass !== undefined) ctx.dataClass = inspection.dataClass;
@@ -306,7 +313,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   function refused(ctx: RequestContext, err: ZtError): void {
     // Unauthenticated noise is counted in metrics and logs, not written to the audit store.
     if (!ctx.principal) return;
-    recordAfterRelease(buildAuditEntry(ctx, { phase: 'refused', status: err.status, errorCode: err.code }));
+    // What blocked an answer is a finding of the request (a canary leak is what watch acts on).
+    const blocked =
+      err instanceof OutputBlockedError
+        ? err.blocked.map((type) => ({ detector: 'output', type, score: 1 }))
+        : undefined;
+    recordAfterRelease(
+      buildAuditEntry(ctx, {
+        phase: 'refused',
+        status: err.status,
+        errorCode: err.code,
+        ...(blocked?.length ? { findings: blocked } : {}),
+      }),
+    );
   }
 
   return { authenticate, complete, stream, refused };

@@ -91,7 +91,7 @@ export class AnswerWindow {
         location: { message: this.slot, start: d.start, end: d.end },
       });
       if (this.policy.block.has(d.type))
-        throw new OutputBlockedError({ logDetail: `answer contained ${d.type}` });
+        throw new OutputBlockedError({ logDetail: `answer contained ${d.type}`, blocked: [d.type] });
       if (!this.policy.redact.has(d.type) || d.start < lastEnd) continue;
       out += text.slice(at, d.start) + `[${d.type}]`;
       at = d.end;

@@ -11,12 +11,16 @@ import { OutputBlockedError } from '../core/index.js';
 import { AnswerWindow } from './answer-stream.js';
 import { cleanAnswerText, type AnswerPolicy } from './answer-text.js';
 import {
+  heldFinding,
+  heldNote,
   refusalNote,
   refusedFinding,
   StreamToolGate,
   toolNameOf,
+  type PendingApproval,
   type ToolAuthorizer,
   type ToolCallLike,
+  type ToolHolder,
 } from './tool-calls.js';
 import { CANARY_TYPE } from './transform.js';
 
@@ -27,6 +31,8 @@ export interface OutputScannerOptions {
   readonly holdBack?: number;
   /** Policy on the tool calls a model proposes (`invoke_tool`); absent: all pass. */
   readonly authorizeTool?: ToolAuthorizer;
+  /** Keeps a held tool call for approval; absent, a held call is refused (fail closed). */
+  readonly holdTool?: ToolHolder;
 }
 
 const DEFAULT_HOLD_BACK = 64;
@@ -37,13 +43,18 @@ interface Tally {
   redacted: number;
   restored: number;
   refused: number;
+  held: number;
 }
+
+/** The field of an answer's message (or last delta) listing its held tool calls. */
+export const PENDING_APPROVALS_FIELD = 'ztgate_pending_approvals';
 
 function transformationsOf(t: Tally): Transformation[] {
   const out: Transformation[] = [];
   if (t.redacted) out.push({ stage: 'scan_output', kind: 'redact', count: t.redacted });
   if (t.restored) out.push({ stage: 'scan_output', kind: 'restore', count: t.restored });
   if (t.refused) out.push({ stage: 'scan_output', kind: 'tool_call_refused', count: t.refused });
+  if (t.held) out.push({ stage: 'scan_output', kind: 'tool_call_held', count: t.held });
   return out;
 }
 
@@ -94,20 +105,34 @@ const restoreArgs = (ctx: Readonly<RequestContext>, call: ToolCallLike, tally: T
 export function createOutputScanner(options: OutputScannerOptions = {}): OutputScanStage {
   const holdBack = options.holdBack ?? DEFAULT_HOLD_BACK;
   const authorizeTool = options.authorizeTool;
+  const holdTool = options.holdTool;
+  /** Holds one call; without a holder, or when it cannot be kept, the call is refused instead. */
+  const hold = async (
+    ctx: Readonly<RequestContext>,
+    call: { name: string; arguments: string; callId?: string },
+  ): Promise<PendingApproval | undefined> => {
+    if (!holdTool) return undefined;
+    const approvalId = await holdTool(ctx, call);
+    return { approval_id: approvalId, tool: call.name, status: 'pending' };
+  };
   return {
     async scan(ctx, response) {
       const policy = policyFor(options.policy, ctx);
       if (response.route !== 'chat.completions' || (!policy && !ctx.restorer && !authorizeTool))
         return { response, findings: [], transformations: [] };
       const findings: Finding[] = [];
-      const tally: Tally = { redacted: 0, restored: 0, refused: 0 };
-      const choices = response.body.choices.map((choice, i) => {
+      const tally: Tally = { redacted: 0, restored: 0, refused: 0, held: 0 };
+      const choices = [];
+      for (const [i, choice] of response.body.choices.entries()) {
         let text = typeof choice.message.content === 'string' ? choice.message.content : undefined;
         if (text !== undefined && policy) {
           const cleaned = cleanAnswerText(text, policy, i);
           findings.push(...cleaned.findings);
           if (cleaned.blocked)
-            throw new OutputBlockedError({ logDetail: `answer contained ${cleaned.blocked}` });
+            throw new OutputBlockedError({
+              logDetail: `answer contained ${cleaned.blocked}`,
+              blocked: [cleaned.blocked],
+            });
           tally.redacted += cleaned.redacted;
           text = cleaned.text;
         }
@@ -120,20 +145,37 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
           ? (choice.message.tool_calls as ToolCallLike[])
           : [];
         const refused: string[] = [];
-        const kept = calls.filter((call) => {
+        const pending: PendingApproval[] = [];
+        const kept: ToolCallLike[] = [];
+        for (const call of calls) {
           const name = toolNameOf(call);
-          const ok = name !== undefined && (!authorizeTool || authorizeTool(ctx, name));
-          if (!ok) refused.push(name ?? '(unnamed)');
-          return ok;
-        });
+          const verdict = name === undefined ? 'deny' : authorizeTool ? authorizeTool(ctx, name) : 'allow';
+          if (verdict === 'allow') kept.push(call);
+          else if (verdict === 'hold' && name !== undefined) {
+            const args = typeof call.function?.arguments === 'string' ? call.function.arguments : '';
+            const held = await hold(ctx, {
+              name,
+              arguments: args,
+              ...(typeof call.id === 'string' ? { callId: call.id } : {}),
+            });
+            if (held) pending.push(held);
+            else refused.push(name);
+          } else refused.push(name ?? '(unnamed)');
+        }
         tally.refused += refused.length;
+        tally.held += pending.length;
         if (refused.length) {
           findings.push(refusedFinding(i));
           text = [text, refusalNote(refused)].filter(Boolean).join('\n');
         }
+        if (pending.length) {
+          findings.push(heldFinding(i));
+          text = [text, heldNote(pending)].filter(Boolean).join('\n');
+        }
         const message = {
           ...choice.message,
           ...(text !== undefined ? { content: text } : {}),
+          ...(pending.length ? { [PENDING_APPROVALS_FIELD]: pending } : {}),
           ...(calls.length
             ? { tool_calls: kept.length ? kept.map((c) => restoreArgs(ctx, c, tally)) : undefined }
             : {}),
@@ -143,8 +185,8 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
           calls.length && !kept.length && choice.finish_reason === 'tool_calls'
             ? 'stop'
             : choice.finish_reason;
-        return { ...choice, message, finish_reason: finish };
-      });
+        choices.push({ ...choice, message, finish_reason: finish });
+      }
       const body: ChatCompletion = { ...response.body, choices };
       return {
         response: { route: 'chat.completions', body },
@@ -155,7 +197,7 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
     openStream(ctx): StreamScanner {
       const policy = policyFor(options.policy, ctx);
       if (!policy && !ctx.restorer && !authorizeTool) return passThrough();
-      return new ScannedStream(ctx, policy ?? NO_POLICY, policy ? holdBack : 0, authorizeTool);
+      return new ScannedStream(ctx, policy ?? NO_POLICY, policy ? holdBack : 0, authorizeTool, hold);
     },
   };
 }
@@ -164,7 +206,7 @@ export function createOutputScanner(options: OutputScannerOptions = {}): OutputS
 class ScannedStream implements StreamScanner {
   readonly #windows = new Map<number, { window: AnswerWindow; gate: StreamToolGate | undefined }>();
   readonly #done: { window: AnswerWindow; gate: StreamToolGate | undefined }[] = [];
-  readonly #tally: Tally = { redacted: 0, restored: 0, refused: 0 };
+  readonly #tally: Tally = { redacted: 0, restored: 0, refused: 0, held: 0 };
   readonly #extra: Finding[] = [];
   #last: ChatCompletionChunk | undefined;
 
@@ -173,6 +215,10 @@ class ScannedStream implements StreamScanner {
     private readonly policy: AnswerPolicy,
     private readonly holdBack: number,
     private readonly authorizeTool: ToolAuthorizer | undefined,
+    private readonly hold: (
+      ctx: Readonly<RequestContext>,
+      call: { name: string; arguments: string; callId?: string },
+    ) => Promise<PendingApproval | undefined>,
   ) {}
 
   #stateOf(index: number) {
@@ -187,21 +233,41 @@ class ScannedStream implements StreamScanner {
     return s;
   }
 
-  #close(index: number, s: { window: AnswerWindow; gate: StreamToolGate | undefined }): string {
+  async #close(
+    index: number,
+    s: { window: AnswerWindow; gate: StreamToolGate | undefined },
+  ): Promise<{ text: string; pending: PendingApproval[] }> {
     this.#windows.delete(index);
     this.#done.push(s);
     let text = s.window.end();
-    if (s.gate?.refused.length) {
-      this.#tally.refused += s.gate.refused.length;
-      this.#extra.push(refusedFinding(index));
-      text += (text ? '\n' : '') + refusalNote(s.gate.refused);
+    const pending: PendingApproval[] = [];
+    const refused = [...(s.gate?.refused ?? [])];
+    for (const call of s.gate?.held.values() ?? []) {
+      const held = await this.hold(this.ctx, {
+        name: call.name,
+        arguments: call.args.join(''),
+        ...(call.callId !== undefined ? { callId: call.callId } : {}),
+      });
+      if (held) pending.push(held);
+      else refused.push(call.name);
     }
-    return text;
+    if (refused.length) {
+      this.#tally.refused += refused.length;
+      this.#extra.push(refusedFinding(index));
+      text += (text ? '\n' : '') + refusalNote(refused);
+    }
+    if (pending.length) {
+      this.#tally.held += pending.length;
+      this.#extra.push(heldFinding(index));
+      text += (text ? '\n' : '') + heldNote(pending);
+    }
+    return { text, pending };
   }
 
   async push(chunk: ChatCompletionChunk): Promise<readonly ChatCompletionChunk[]> {
     this.#last = chunk;
-    const choices = chunk.choices.map((choice) => {
+    const choices = [];
+    for (const choice of chunk.choices) {
       const s = this.#stateOf(choice.index);
       const hadContent = typeof choice.delta.content === 'string';
       let text = s.window.push(hadContent ? (choice.delta.content as string) : '');
@@ -219,21 +285,30 @@ class ScannedStream implements StreamScanner {
       let finish = choice.finish_reason;
       if (finish !== null) {
         if (finish === 'tool_calls' && s.gate?.allRefused) finish = 'stop';
-        text += this.#close(choice.index, s);
+        const closed = await this.#close(choice.index, s);
+        text += closed.text;
+        if (closed.pending.length) delta[PENDING_APPROVALS_FIELD] = closed.pending;
       }
       if (hadContent || text !== '') delta.content = text;
-      return { ...choice, delta, finish_reason: finish };
-    });
+      choices.push({ ...choice, delta, finish_reason: finish });
+    }
     return [{ ...chunk, choices }];
   }
 
   async end(): Promise<readonly ChatCompletionChunk[]> {
     // Choices the upstream never finished: release what is left in one last chunk.
-    const rest = [...this.#windows.entries()].map(([index, s]) => ({
-      index,
-      delta: { content: this.#close(index, s) },
-      finish_reason: null,
-    }));
+    const rest = [];
+    for (const [index, s] of [...this.#windows.entries()]) {
+      const closed = await this.#close(index, s);
+      rest.push({
+        index,
+        delta: {
+          content: closed.text,
+          ...(closed.pending.length ? { [PENDING_APPROVALS_FIELD]: closed.pending } : {}),
+        },
+        finish_reason: null,
+      });
+    }
     const last = this.#last;
     if (!last || rest.every((c) => c.delta.content === '')) return [];
     return [
@@ -261,6 +336,7 @@ class ScannedStream implements StreamScanner {
       redacted: windows.reduce((n, w) => n + w.redacted, 0),
       restored: windows.reduce((n, w) => n + w.restored, 0) + this.#tally.restored,
       refused: this.#tally.refused,
+      held: this.#tally.held,
     });
   }
 }

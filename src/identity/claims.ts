@@ -119,6 +119,10 @@ export function toPrincipal(payload: Claims, config: IssuerConfig): Principal {
     ? optionalString(claimAt(payload, mapping.homeRegion), 'homeRegion')
     : undefined;
   if (homeRegion !== undefined) attributes.homeRegion = homeRegion;
+  const workspace = mapping?.workspace
+    ? optionalString(claimAt(payload, mapping.workspace), 'workspace')
+    : undefined;
+  if (workspace !== undefined) attributes.workspace = workspace;
   return {
     kind: isServiceToken(payload, config) ? 'service' : 'user',
     id: `${config.issuer}#${subject}`,

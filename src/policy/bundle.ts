@@ -7,7 +7,13 @@ import * as cedar from './cedar.js';
 import { toTypeAndId, uidKey, type EntityIndex } from './entities.js';
 import { ALL_NAMES, fastIndexOf, type FastIndex } from './fast-index.js';
 import { PolicyBundleError } from './errors.js';
-import { parseBundleRuntimes, RUNTIMES_FILE } from './bundle-runtimes.js';
+import {
+  parseBundlePlaybooks,
+  parseBundleRuntimes,
+  PLAYBOOKS_FILE,
+  RUNTIMES_FILE,
+} from './bundle-runtimes.js';
+import type { Playbook } from '../watch/playbook-schema.js';
 import type { BundleRuntimeReference } from '../runtime/attestation/reference-schema.js';
 import { compileGuard, type Guard } from './guard.js';
 import { CandidateIndex } from './policy-index.js';
@@ -38,6 +44,8 @@ export interface PolicyBundle {
   readonly tests: readonly BundleTestCase[];
   /** Reference values of attested runtimes by upstream id (runtimes.json; empty when absent). */
   readonly runtimes: ReadonlyMap<string, BundleRuntimeReference>;
+  /** Incident playbooks (playbooks.yaml), when the bundle ships them. */
+  readonly playbooks?: readonly Playbook[];
 }
 
 const messages = (errors: readonly DetailedError[]): string[] => errors.map((e) => e.message);
@@ -57,6 +65,7 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
   listed.push([ownSchema === undefined ? '<builtin>/schema.cedarschema' : 'schema.cedarschema', schema]);
   if (files.has('entities.json')) listed.push(['entities.json', files.get('entities.json') ?? '']);
   if (files.has(RUNTIMES_FILE)) listed.push([RUNTIMES_FILE, files.get(RUNTIMES_FILE) ?? '']);
+  if (files.has(PLAYBOOKS_FILE)) listed.push([PLAYBOOKS_FILE, files.get(PLAYBOOKS_FILE) ?? '']);
   listed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const digest = `sha256:${sha256(listed.map(([n, c]) => `${n}\0${sha256(c)}\n`).join(''))}`;
 
@@ -189,6 +198,7 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
     FAST_PATHS.set(policySetId, { schemaName, actionSets, scoped, index: fastIndexOf(entities, usage) });
   }
   const runtimes = parseBundleRuntimes(files.get(RUNTIMES_FILE));
+  const playbooks = parseBundlePlaybooks(files.get(PLAYBOOKS_FILE));
   return {
     digest,
     policyIds,
@@ -197,6 +207,7 @@ export function compileBundle(files: ReadonlyMap<string, string>): PolicyBundle 
     entities,
     tests,
     runtimes,
+    ...(playbooks ? { playbooks } : {}),
   };
 }
 
@@ -360,7 +371,10 @@ async function listFiles(root: string, dir: string, out: Map<string, string>): P
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) await listFiles(root, full, out);
-    else if (entry.isFile() && /\.(cedar|cedarschema|json)$/.test(entry.name))
+    else if (
+      entry.isFile() &&
+      (/\.(cedar|cedarschema|json)$/.test(entry.name) || entry.name === PLAYBOOKS_FILE)
+    )
       out.set(relative(root, full).split(sep).join('/'), await readFile(full, 'utf8'));
   }
 }

@@ -50,7 +50,7 @@ export function decisionInputOf(ctx: Readonly<RequestContext>, options: CedarDec
     resource: { type: 'Model', id: typeof body.model === 'string' ? body.model : '' },
     findings: ctx.findings,
     dataClass: ctx.dataClass ?? options.dataClass,
-    risk: 0,
+    risk: ctx.risk ?? 0,
     networkZone: options.networkZone,
     residency: stringAttribute(principal?.attributes.homeRegion) ?? '',
     time: timeOf(ctx.receivedAt),

@@ -17,6 +17,8 @@ export const BUNDLE_ERROR_CODES = [
   'policy.tests_invalid',
   /** runtimes.json (reference values of attested runtimes) is not valid. */
   'policy.runtimes_invalid',
+  /** playbooks.yaml (incident playbooks) is not valid. */
+  'policy.playbooks_invalid',
   /** The bundle's own test cases do not all pass (a running gateway refuses such a bundle). */
   'policy.tests_failed',
 ] as const;

@@ -84,6 +84,9 @@ const NO_SIGNALS: readonly Signal[] = Object.freeze([]);
  * processing time in ms (entry.time is not parsed: the listener runs within moments of the request,
  * and one clock keeps baselines monotonic).
  */
+/** The least injection score (0..1) that is an `injection` signal. */
+export const INJECTION_SIGNAL_MIN_SCORE = 0.5;
+
 export function deriveSignals(
   event: WatchEvent,
   baselines: Baselines,
@@ -93,7 +96,7 @@ export function deriveSignals(
   const e = event.entry;
   const principalId = e.principalId;
   if (!principalId) return NO_SIGNALS;
-  const workspace = e.decisionInput?.workspace;
+  const workspace = e.workspace ?? e.decisionInput?.workspace;
   const subject: SignalSubject = {
     principalId,
     ...(e.deviceId ? { deviceId: e.deviceId } : {}),
@@ -147,7 +150,9 @@ export function deriveSignals(
   if (e.decision === 'deny' || (e.errorCode !== null && DENIAL_ERROR_CODES.has(e.errorCode))) {
     emit('denial', weights.denial, e.errorCode ?? 'deny');
   }
-  if (injectionScore >= 0) {
+  // The detector flags at a recall-oriented threshold (short greetings can score ~0.3); only a
+  // confident detection is a signal, or ordinary chatting would add up to risk.
+  if (injectionScore >= INJECTION_SIGNAL_MIN_SCORE) {
     const base = jailbreak ? weights.jailbreak : weights.injection;
     emit(
       'injection',
