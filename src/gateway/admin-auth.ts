@@ -21,24 +21,29 @@ export type AdminAuthorization = (
 
 /**
  * Admin callers are mTLS peers the admin listener verified and allowed
- * (`server.adminAllowedSpiffeIds`); each is a `ServiceAccount` named by its SPIFFE ID with the
- * role `ztgate-admin`, and the live bundle decides every action it asks for. Without admin mTLS
- * there is no admin identity and every admin API call is 401.
+ * (`server.adminAllowedSpiffeIds`), each a `ServiceAccount` named by its SPIFFE ID with the role
+ * `ztgate-admin`; or, without a client certificate, bearers of an OIDC token from a configured
+ * issuer (admin-bearer.ts), with the roles their token carries. The live bundle decides every
+ * action either asks for; a caller with neither identity gets 401.
  */
 /** The admin listener's caller as a policy principal (an mTLS peer), or undefined. */
 export type AdminPrincipalOf = (request: FastifyRequest) => PolicyPrincipal | undefined;
 
-export function createAdminPrincipalOf(tls: MeshServerTls | undefined): AdminPrincipalOf {
+export function createAdminPrincipalOf(
+  tls: MeshServerTls | undefined,
+  bearer?: AdminPrincipalOf,
+): AdminPrincipalOf {
   return (request) => {
-    if (!tls) return undefined;
     let spiffeId: string | undefined;
-    try {
-      spiffeId = tls.peerOf(request.raw.socket)?.spiffeId.id;
-    } catch {
-      return undefined;
+    if (tls) {
+      try {
+        spiffeId = tls.peerOf(request.raw.socket)?.spiffeId.id;
+      } catch {
+        return undefined;
+      }
     }
-    if (!spiffeId) return undefined;
-    return { kind: 'service', id: spiffeId, roles: [ADMIN_PEER_ROLE], groups: [] };
+    if (spiffeId) return { kind: 'service', id: spiffeId, roles: [ADMIN_PEER_ROLE], groups: [] };
+    return bearer?.(request);
   };
 }
 
@@ -47,8 +52,9 @@ export function createAdminAuthorization(
   policy: Pick<PolicyService, 'authorizeControl'>,
   logger: Logger,
   audit: (entry: AuditEntry) => Promise<unknown>,
+  bearer?: AdminPrincipalOf,
 ): AdminAuthorization {
-  const principalOf = createAdminPrincipalOf(tls);
+  const principalOf = createAdminPrincipalOf(tls, bearer);
   return (request, action, control) => {
     const principal = principalOf(request);
     if (!principal) return undefined;

@@ -34,6 +34,7 @@ import { createPipeline } from './pipeline.js';
 import { startGatewayKeys } from './gateway-keys.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
 import { createAdminAuthorization } from './admin-auth.js';
+import { createAdminBearer } from './admin-bearer.js';
 import { registerAdminPolicy } from './admin-policy.js';
 import { openLedgerService, RECORD_OBLIGATIONS } from './ledger-service.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
@@ -329,7 +330,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       checks,
       logger,
       routes: async (app) => {
-        const authorize = createAdminAuthorization(adminTls, policy, logger, (e) => store.audit.append(e));
+        const bearer = createAdminBearer(identity.authenticator);
+        bearer.install(app);
+        const authorize = createAdminAuthorization(adminTls, policy, logger, audit, bearer.principalOf);
         await identity.adminRoutes(app, authorize);
         await ledger.adminRoutes(app, authorize);
         await registerAdminPolicy(app, policy, authorize, (err) =>
