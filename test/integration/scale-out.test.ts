@@ -85,6 +85,41 @@ models:
     await unsubscribe();
   });
 
+  it('a quarantine made on one replica refuses requests on the other within 1 s; a four-eyes release frees it', async () => {
+    const token = await a.token('quinn');
+    const principalId = `${a.gw.demoIssuer}#quinn`;
+    const ask = (t: TestGateway) =>
+      fetch(`${t.gw.dataUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'status?' }] }),
+      });
+    assert.equal((await ask(b)).status, 200);
+    const started = performance.now();
+    await a.gw.watch.quarantines.quarantine({
+      target: { kind: 'principal', id: principalId },
+      reason: 'test: playbook stand-in',
+      actor: 'test',
+    });
+    let elapsed = -1;
+    while (performance.now() - started < 1000) {
+      if (b.gw.watch.quarantines.get({ kind: 'principal', id: principalId })) {
+        elapsed = performance.now() - started;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(elapsed >= 0, 'replica B holds the quarantine within 1 s');
+    const refused = await ask(b);
+    assert.equal(refused.status, 403);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'quarantined');
+    await b.gw.watch.quarantines.release({ target: { kind: 'principal', id: principalId }, actors: ['x', 'y'] });
+    const until = performance.now() + 1000;
+    while (a.gw.watch.quarantines.get({ kind: 'principal', id: principalId }) && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await ask(a)).status, 200, 'released on A too');
+  });
+
   it('an unreachable Redis or PostgreSQL stops the start (fail closed)', async () => {
     await assert.rejects(startTestGateway({ yaml: 'bus: { url: "redis://127.0.0.1:1" }' }));
     await assert.rejects(
