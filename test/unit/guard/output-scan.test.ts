@@ -163,3 +163,132 @@ describe('output scanning', () => {
     }
   });
 });
+
+describe('held tool calls (require_approval)', () => {
+  const toolChunk = (calls: object[], finish: string | null = null): ChatCompletionChunk => ({
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, delta: { tool_calls: calls }, finish_reason: finish }],
+  });
+  const verdicts = (name: string) =>
+    name === 'wire_transfer' ? 'hold' : name === 'rm_rf' ? 'deny' : 'allow';
+
+  it('a whole answer: the held call is stored with its arguments and replaced by a pending marker', async () => {
+    const held: { name: string; arguments: string; callId?: string }[] = [];
+    const scanner = createOutputScanner({
+      authorizeTool: (_ctx, name) => verdicts(name),
+      holdTool: async (_ctx, call) => {
+        held.push(call);
+        return 'apr_test';
+      },
+    });
+    const response: ModelResponse = {
+      route: 'chat.completions',
+      body: {
+        id: 'x',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                { id: 'a', type: 'function', function: { name: 'lookup', arguments: '{}' } },
+                { id: 'b', type: 'function', function: { name: 'wire_transfer', arguments: '{"amount":5}' } },
+                { id: 'c', type: 'function', function: { name: 'rm_rf', arguments: '{}' } },
+              ],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+      },
+    };
+    const out = await scanner.scan(ctxWith(), response);
+    const message =
+      out.response.route === 'chat.completions' ? out.response.body.choices[0]?.message : undefined;
+    assert.deepEqual(
+      (message?.tool_calls as { function: { name: string } }[]).map((c) => c.function.name),
+      ['lookup'],
+    );
+    assert.deepEqual(held, [{ name: 'wire_transfer', arguments: '{"amount":5}', callId: 'b' }]);
+    assert.deepEqual(message?.ztgate_pending_approvals, [
+      { approval_id: 'apr_test', tool: 'wire_transfer', status: 'pending' },
+    ]);
+    assert.match(String(message?.content), /"rm_rf" refused by policy/);
+    assert.match(String(message?.content), /"wire_transfer" awaits approval; approval id apr_test/);
+    assert.deepEqual(out.findings.map((f) => f.type).sort(), ['TOOL_CALL_HELD', 'TOOL_CALL_REFUSED']);
+    assert.ok(out.transformations.some((t) => t.kind === 'tool_call_held' && t.count === 1));
+  });
+
+  it("a stream: the held call's deltas are gathered whole and never sent; the marker comes with the finish", async () => {
+    const held: { name: string; arguments: string; callId?: string }[] = [];
+    const s = createOutputScanner({
+      authorizeTool: (_ctx, name) => verdicts(name),
+      holdTool: async (_ctx, call) => {
+        held.push(call);
+        return 'apr_stream';
+      },
+    }).openStream(ctxWith());
+    const sent: ChatCompletionChunk[] = [];
+    const push = async (c: ChatCompletionChunk) => sent.push(...(await s.push(c)));
+    await push(
+      toolChunk([
+        { index: 0, id: 't1', type: 'function', function: { name: 'wire_transfer', arguments: '{"am' } },
+      ]),
+    );
+    await push(toolChunk([{ index: 0, function: { arguments: 'ount":' } }]));
+    await push(toolChunk([{ index: 0, function: { arguments: '9000}' } }]));
+    await push(toolChunk([], 'tool_calls'));
+    sent.push(...(await s.end()));
+    assert.ok(
+      sent.every((c) => !JSON.stringify(c).includes('amount')),
+      'no argument delta was sent',
+    );
+    assert.deepEqual(held, [{ name: 'wire_transfer', arguments: '{"amount":9000}', callId: 't1' }]);
+    const last = sent.at(-1)?.choices[0];
+    assert.equal(last?.finish_reason, 'stop', 'no call went out: tool_calls becomes stop');
+    assert.deepEqual((last?.delta as Record<string, unknown>).ztgate_pending_approvals, [
+      { approval_id: 'apr_stream', tool: 'wire_transfer', status: 'pending' },
+    ]);
+    assert.match(String(last?.delta.content), /awaits approval; approval id apr_stream/);
+  });
+
+  it('without a holder, or when holding fails, a held call is refused (fail closed)', async () => {
+    const noHolder = createOutputScanner({ authorizeTool: () => 'hold' });
+    const response = (): ModelResponse => ({
+      route: 'chat.completions',
+      body: {
+        id: 'x',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: 'b', type: 'function', function: { name: 'pay', arguments: '{}' } }],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+      },
+    });
+    const out = await noHolder.scan(ctxWith(), response());
+    const message =
+      out.response.route === 'chat.completions' ? out.response.body.choices[0]?.message : undefined;
+    assert.equal(message?.tool_calls, undefined);
+    assert.match(String(message?.content), /"pay" refused by policy/);
+    const failing = createOutputScanner({
+      authorizeTool: () => 'hold',
+      holdTool: () => Promise.reject(new Error('store down')),
+    });
+    await assert.rejects(failing.scan(ctxWith(), response()), /store down/);
+  });
+});
