@@ -27,6 +27,8 @@ const KEY_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export interface AdminOperationsOptions {
   readonly config: ZtgateConfig;
   readonly runtimeTrust?: RuntimeTrustService;
+  /** Whether an incident disabled the runtime (on every replica). */
+  readonly runtimeDisabled?: (upstreamId: string) => boolean;
   readonly keys: KeyManager;
   readonly authorize: AdminAuthorization;
   readonly audit: (entry: AuditEntry) => Promise<unknown>;
@@ -50,7 +52,12 @@ export async function registerAdminOperations(
     (scope, api) => {
       scope.get('/v1/runtimes', async (_request, reply) => {
         const runtimes = Object.entries(o.config.upstreams).map(([id, u]) => {
-          const base = { id, baseUrl: u.baseUrl, region: u.region ?? null };
+          const base = {
+            id,
+            baseUrl: u.baseUrl,
+            region: u.region ?? null,
+            disabled: o.runtimeDisabled?.(id) ?? false,
+          };
           const trust = o.runtimeTrust?.trust;
           if (!u.attestation || !trust?.governs(id)) return { ...base, attestation: 'none' as const };
           const status = trust.status(id);

@@ -114,13 +114,17 @@ function optionalText(o: Record<string, unknown>, key: string): string | undefin
   return v;
 }
 
-function target(o: Record<string, unknown>): { kind: QuarantineKind; id: string } {
+/** A quarantine target; `runtime` names a model runtime (upstream id) an incident disabled. */
+function target(
+  o: Record<string, unknown>,
+  allowRuntime = false,
+): { kind: QuarantineKind | 'runtime'; id: string } {
   const kind = o.kind;
   const id = o.id;
-  if (typeof kind !== 'string' || !(QUARANTINE_KINDS as readonly string[]).includes(kind))
-    throw new Refusal('invalid_body', 'kind');
+  const kinds: readonly string[] = allowRuntime ? [...QUARANTINE_KINDS, 'runtime'] : QUARANTINE_KINDS;
+  if (typeof kind !== 'string' || !kinds.includes(kind)) throw new Refusal('invalid_body', 'kind');
   if (typeof id !== 'string' || !PRINTABLE.test(id)) throw new Refusal('invalid_body', 'id');
-  return { kind: kind as QuarantineKind, id };
+  return { kind: kind as QuarantineKind | 'runtime', id };
 }
 
 function limitOf(q: Record<string, unknown>): number {
@@ -208,12 +212,15 @@ export async function registerAdminResponse<Logger extends FastifyBaseLogger>(
             requestedAt: r.createdAt,
           })),
           underApproval: watch.underApproval.list(),
+          disabledRuntimes: watch.disabledRuntimes
+            .list()
+            .map((r) => ({ ...r, target: { kind: 'runtime', id: r.target.id } })),
         });
       });
 
       scope.post('/v1/quarantines', { bodyLimit: 8192 }, async (request, reply) => {
         const body = objectBody(request.body, ['kind', 'id', 'reason']);
-        const t = target(body);
+        const t = target(body) as { kind: QuarantineKind; id: string };
         const reason = optionalText(body, 'reason') ?? 'quarantined by an administrator';
         const actor = api.actorOf(request);
         await o.audit(
@@ -235,9 +242,12 @@ export async function registerAdminResponse<Logger extends FastifyBaseLogger>(
       // with the prior approvers in its context).
       scope.post('/v1/quarantines/release', { bodyLimit: 8192 }, async (request, reply) => {
         const body = objectBody(request.body, ['kind', 'id']);
-        const t = target(body);
+        const t = target(body, true);
         const actor = api.actorOf(request);
-        if (!watch.quarantines.get(t)) throw new Refusal('quarantine_not_found');
+        // A disabled runtime is held in its own list, under its upstream id.
+        const list = t.kind === 'runtime' ? watch.disabledRuntimes : watch.quarantines;
+        const held = { kind: t.kind === 'runtime' ? ('principal' as const) : t.kind, id: t.id };
+        if (!list.get(held)) throw new Refusal('quarantine_not_found');
         const id = releaseId(t);
         const existing = await o.records.get('release', id);
         const pending = existing?.status === 'pending' ? existing : undefined;
@@ -285,7 +295,7 @@ export async function registerAdminResponse<Logger extends FastifyBaseLogger>(
           updatedAt: at,
         });
         if (!done) throw new Refusal('incident_conflict');
-        await watch.quarantines.release({ target: t, actors }).catch(rethrow);
+        await list.release({ target: held, actors }).catch(rethrow);
         await o.audit(
           controlAuditEntry({
             action: 'quarantine.released',

@@ -13,7 +13,7 @@ export const APPROVAL_KEY = 'tool-approvals';
 const NAMESPACE = 'approval';
 const APPROVAL_ID = /^apr_[A-Za-z0-9_-]{22}$/;
 
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'released';
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'released' | 'expired';
 
 /** What admins and the requesting client see of an approval (never the call's arguments to admins by default). */
 export interface ApprovalView {
@@ -49,18 +49,21 @@ export interface ApprovalServiceOptions {
   readonly now?: () => number;
 }
 
-function viewOf(r: ControlRecord): ApprovalView {
+function viewOf(r: ControlRecord, now = Date.now()): ApprovalView {
   const b = r.body as Record<string, unknown>;
   const str = (k: string): string | undefined => (typeof b[k] === 'string' ? (b[k] as string) : undefined);
+  const expiresAt = str('expiresAt') ?? r.createdAt;
+  // Undecided past its time, or approved and never fetched: it can no longer take effect.
+  const lapsed = (r.status === 'pending' || r.status === 'approved') && Date.parse(expiresAt) <= now;
   return {
     id: r.id,
-    status: r.status as ApprovalStatus,
+    status: lapsed ? 'expired' : (r.status as ApprovalStatus),
     tool: str('tool') ?? '',
     requestedBy: str('requestedBy') ?? '',
     requestId: str('requestId') ?? '',
     model: str('model') ?? null,
     createdAt: r.createdAt,
-    expiresAt: str('expiresAt') ?? r.createdAt,
+    expiresAt,
     ...(str('decidedBy') ? { decidedBy: str('decidedBy') as string } : {}),
     ...(str('decidedAt') ? { decidedAt: str('decidedAt') as string } : {}),
     ...(str('reason') ? { reason: str('reason') as string } : {}),
@@ -123,12 +126,12 @@ export class ApprovalService {
   async get(id: string): Promise<ApprovalView | undefined> {
     if (!ApprovalService.isId(id)) return undefined;
     const r = await this.#o.records.get(NAMESPACE, id);
-    return r ? viewOf(r) : undefined;
+    return r ? viewOf(r, this.#now()) : undefined;
   }
 
   async list(status?: ApprovalStatus, limit = 100): Promise<readonly ApprovalView[]> {
     const rows = await this.#o.records.list({ namespace: NAMESPACE, ...(status ? { status } : {}), limit });
-    return rows.map(viewOf);
+    return rows.map((r) => viewOf(r, this.#now()));
   }
 
   /** The admin's decision; the caller has already asked policy (`approve_tool_call`, no self-approval). */
@@ -140,9 +143,9 @@ export class ApprovalService {
   ): Promise<ApprovalView> {
     const r = ApprovalService.isId(id) ? await this.#o.records.get(NAMESPACE, id) : undefined;
     if (!r) throw new ApprovalRefused('approval_not_found');
+    const view = viewOf(r, this.#now());
+    if (view.status === 'expired') throw new ApprovalRefused('approval_expired');
     if (r.status !== 'pending') throw new ApprovalRefused('approval_not_pending');
-    const view = viewOf(r);
-    if (Date.parse(view.expiresAt) <= this.#now()) throw new ApprovalRefused('approval_expired');
     const status = verdict === 'approve' ? 'approved' : 'denied';
     // Recorded before it takes effect: an approval the ledger does not hold never releases a call.
     await this.#o.audit(
@@ -175,10 +178,10 @@ export class ApprovalService {
     principalId: string,
   ): Promise<{ view: ApprovalView; call?: { name: string; arguments: string; callId?: string } }> {
     const r = ApprovalService.isId(id) ? await this.#o.records.get(NAMESPACE, id) : undefined;
-    const view = r && viewOf(r);
+    const view = r && viewOf(r, this.#now());
     if (!r || !view || view.requestedBy !== principalId) throw new ApprovalRefused('approval_not_found');
+    if (view.status === 'expired') throw new ApprovalRefused('approval_expired');
     if (view.status !== 'approved' && view.status !== 'released') return { view };
-    if (Date.parse(view.expiresAt) <= this.#now()) throw new ApprovalRefused('approval_expired');
     const plain = await this.#o.objects.get(context(id));
     if (!plain) throw new ApprovalRefused('approval_not_found');
     const call = JSON.parse(plain.toString('utf8')) as { name: string; arguments: string; callId?: string };

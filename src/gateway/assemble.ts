@@ -10,17 +10,8 @@ import {
 import type { AuditEntry, Stages, UpstreamConnector } from '../core/index.js';
 import { EncryptedObjects, type KeyManager } from '../keys/index.js';
 import { openMesh } from '../mesh/index.js';
-import {
-  createInspector,
-  createOutputScanner,
-  createTransformer,
-  BUILTIN_CLASS_RULES,
-  busConversationStore,
-  createDetectors,
-  openPseudonymKeys,
-  TRANSFORM_OBLIGATIONS,
-} from '../guard/index.js';
-import { createRouter, ROUTE_OBLIGATIONS, type CatalogueModel } from '../runtime/index.js';
+import { createDetectors, openPseudonymKeys, TRANSFORM_OBLIGATIONS } from '../guard/index.js';
+import { ROUTE_OBLIGATIONS, type CatalogueModel } from '../runtime/index.js';
 import { createBus, createStore, type StateBus, type Store } from '../store/index.js';
 import { createWatchChannel } from '../watch/index.js';
 import { createAdminPlane } from './admin.js';
@@ -41,8 +32,8 @@ import { openPolicyService, type PolicyService } from './policy-service.js';
 import { ApprovalService } from './approval-service.js';
 import { createClosers } from './closers.js';
 import { startDemoParts } from './demo-parts.js';
-import { toolVerdictOf } from './tool-verdict.js';
-import { connectorFor, upstreamRegions } from './upstream-connectors.js';
+import { buildStages } from './build-stages.js';
+import { connectorFor } from './upstream-connectors.js';
 import { openRuntimeTrust, type RuntimeTrustService } from './runtime-trust-service.js';
 import { openPromptService, type PromptService } from './prompt-service.js';
 
@@ -241,38 +232,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     late.watch = watchService;
     closers.push(() => watchService.close());
     const pseudonymKeys = openPseudonymKeys(keys, new EncryptedObjects(keys, store.objects));
-    const built: Stages = {
-      authenticate: identity.authenticator,
-      inspect: createInspector({
-        detectors,
-        baseClass: config.policy.dataClass,
-        rules: [...BUILTIN_CLASS_RULES, ...config.guard.classification.rules],
-        labels: config.guard.classification.labels,
-      }),
-      decide: policy.decide,
-      transform: createTransformer({
-        keys: pseudonymKeys,
-        ...(prompts ? { systemPrompt: prompts.systemPromptFor } : {}),
-        canary: config.guard.output.canary,
-        ...(config.guard.pseudonyms.conversationTtl
-          ? { conversations: busConversationStore(bus, keys, config.guard.pseudonyms.conversationTtl) }
-          : {}),
-      }),
-      route: createRouter(models, connectors, runtimeTrust?.eligible, upstreamRegions(config)),
-      scanOutput: createOutputScanner({
-        policy: {
-          scan: (text) => detectors.scan(text),
-          redact: new Set(config.guard.output.redact),
-          block: new Set(config.guard.output.block),
-        },
-        holdBack: config.guard.output.holdBackChars,
-        authorizeTool: (ctx, name) =>
-          toolVerdictOf(policy.authorizeTool(ctx, name), ctx, watchService.underApprovalOf),
-        holdTool: (ctx, call) => approvals.hold(ctx, call),
-      }),
+    const built = buildStages({
+      config,
+      authenticator: identity.authenticator,
+      detectors,
+      policy,
+      pseudonymKeys,
+      prompts,
+      bus,
+      keys,
+      models,
+      connectors,
+      runtimeTrust,
+      watch: watchService,
+      approvals,
       record: ledger.record,
-      watch: watch.sink,
-    };
+      sink: watch.sink,
+    });
     const stages: Stages = { ...built, ...options.stageOverrides };
     const pipeline = createPipeline({
       stages,
@@ -305,7 +281,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logger,
       ...(dataTls ? { tls: dataTls } : {}),
       ...(runtimeTrust ? { runtimeOf: runtimeTrust.attestation } : {}),
-      claimApproval: (id, principalId) => approvals.clientAnswer(id, principalId),
+      claimApproval: async (id, ctx) => {
+        // A quarantined caller gets nothing released, as on every other route.
+        admitUnlessQuarantined(watchService, ctx);
+        return approvals.clientAnswer(id, ctx.principal?.id ?? '');
+      },
     });
     closers.push(() => dataPlane.close());
     const checks = readinessChecks({
@@ -317,6 +297,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       connectors,
       issuers,
     });
+    checks.push({ name: 'watch:shared-lists', check: async () => watchService.assertFresh() });
     const adminTls =
       mesh && config.server.adminTls
         ? mesh.server({
@@ -351,6 +332,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         await registerAdminOperations(app, {
           config,
           ...(runtimeTrust ? { runtimeTrust } : {}),
+          runtimeDisabled: watchService.runtimeDisabled,
           keys,
           authorize,
           audit,

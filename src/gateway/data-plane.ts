@@ -37,7 +37,7 @@ export interface DataPlaneOptions {
    */
   readonly tls?: MeshServerTls;
   /** Answers a client asking again for a held tool call (undefined: not found for this caller). */
-  readonly claimApproval?: (id: string, principalId: string) => Promise<object | undefined>;
+  readonly claimApproval?: (id: string, ctx: RequestContext) => Promise<object | undefined>;
   /** The proved attestation of an upstream's runtime now (undefined: the upstream is not attested). */
   readonly runtimeOf?: (
     upstreamId: string,
@@ -289,7 +289,7 @@ export async function createDataPlane(options: DataPlaneOptions) {
       try {
         await pipeline.authenticate(ctx);
         const id = (request.params as { id: string }).id;
-        const answer = await claim(id, ctx.principal?.id ?? '');
+        const answer = await claim(id, ctx);
         if (!answer) throw new ZtError('approval_not_found', 'ingress');
         return await reply.type('application/json').send(answer);
       } catch (err) {

@@ -18,8 +18,8 @@ export interface ResponseTargets {
   readonly revocations: Pick<RevocationList, 'revoke'>;
   readonly apiKeys: Pick<ApiKeyRepository, 'list' | 'revoke'>;
   readonly keys: Pick<KeyManager, 'rotateKey'>;
-  /** Makes a runtime ineligible at once (RuntimeTrust.quarantine); absent: no attested runtimes. */
-  readonly disableRuntime?: (runtimeId: string, reason: string) => boolean;
+  /** Takes a runtime out of routing on every replica; false when there is no such upstream. */
+  readonly disableRuntime: (runtimeId: string, reason: string, incidentId: string) => Promise<boolean>;
   /** Builds the notifier of a `notify` action (webhook secrets resolved; syslog from config). */
   readonly notifierFor: (action: Extract<PlaybookAction, { kind: 'notify' }>) => Promise<Notifier>;
   /** Where the triggering request came from, for revocations of its session. */
@@ -136,8 +136,7 @@ async function run(
     case 'disable_runtime': {
       const runtime = action.runtime === 'triggering' ? trigger.upstream : action.runtime;
       if (!runtime) throw new Error('no runtime served the triggering request');
-      if (!t.disableRuntime?.(runtime, `playbook:${trigger.playbookId}`))
-        throw new Error(`runtime ${runtime} is not under attestation`);
+      if (!(await t.disableRuntime(runtime, actor, incidentId))) throw new Error(`no upstream ${runtime}`);
       return [`runtime:${runtime}`];
     }
     case 'rotate_key': {

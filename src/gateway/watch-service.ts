@@ -27,6 +27,9 @@ export interface WatchService {
   readonly quarantines: QuarantineList;
   /** Principals whose tool calls are held for approval (playbook action `require_approval`). */
   readonly underApproval: QuarantineList;
+  /** Model runtimes a playbook disabled (target kind `principal`, id = upstream id), on every replica. */
+  readonly disabledRuntimes: QuarantineList;
+  runtimeDisabled(upstreamId: string): boolean;
   readonly incidents: IncidentService;
   readonly risk: RiskScores;
   /** The risk (0..100, integer) policy sees for this request's principal, device and session. */
@@ -38,6 +41,8 @@ export interface WatchService {
   applyBundle(bundle: PolicyBundle): void;
   /** The playbooks in force and where they came from. */
   playbooks(): { readonly source: string; readonly playbooks: readonly Playbook[] };
+  /** Throws when the shared lists (quarantines, approvals, disabled runtimes) have not synced lately. */
+  assertFresh(): void;
   /** Resolves once every event and response queued so far is done (tests, shutdown). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -77,8 +82,10 @@ export async function openWatchService(options: WatchServiceOptions): Promise<Wa
     onError: (err, during) => logger.warn({ err: (err as Error).message, during }, 'quarantine list'),
   });
   const underApproval = new QuarantineList({ bus: prefixedBus(options.bus, 'approval-required:') });
+  const disabledRuntimes = new QuarantineList({ bus: prefixedBus(options.bus, 'runtime-disabled:') });
   await quarantines.start();
   await underApproval.start();
+  await disabledRuntimes.start();
   const incidents = new IncidentService({
     records: store.records,
     ledger: store.audit,
@@ -116,7 +123,17 @@ export async function openWatchService(options: WatchServiceOptions): Promise<Wa
     revocations: options.revocations,
     apiKeys: store.apiKeys,
     keys: options.keys,
-    ...(options.disableRuntime ? { disableRuntime: options.disableRuntime } : {}),
+    disableRuntime: async (runtimeId: string, reason: string, incidentId: string) => {
+      if (!config.upstreams[runtimeId]) return false;
+      await disabledRuntimes.quarantine({
+        target: { kind: 'principal', id: runtimeId },
+        reason,
+        incidentId,
+        actor: reason,
+      });
+      options.disableRuntime?.(runtimeId, reason);
+      return true;
+    },
     sessionOf: (requestId: string) => sessions.get(requestId),
     notifierFor: async (action: { webhook?: string; secret?: string; syslog?: true }) => {
       if (action.webhook) {
@@ -177,6 +194,8 @@ export async function openWatchService(options: WatchServiceOptions): Promise<Wa
   return {
     quarantines,
     underApproval,
+    disabledRuntimes,
+    runtimeDisabled: (id) => disabledRuntimes.check({ principalId: id }) !== undefined,
     incidents,
     risk,
     riskOf: (ctx) => {
@@ -196,6 +215,11 @@ export async function openWatchService(options: WatchServiceOptions): Promise<Wa
     quarantineOf: (ctx) => quarantines.check(subjectOf(ctx)),
     underApprovalOf: (ctx) => underApproval.check({ principalId: ctx.principal?.id ?? null }) !== undefined,
     applyBundle: usePlaybooks,
+    assertFresh: () => {
+      quarantines.assertFresh();
+      underApproval.assertFresh();
+      disabledRuntimes.assertFresh();
+    },
     playbooks: () => ({ source, playbooks: current }),
     idle: async () => {
       await new Promise((r) => setImmediate(r));
@@ -206,6 +230,7 @@ export async function openWatchService(options: WatchServiceOptions): Promise<Wa
       await Promise.allSettled([...pending]);
       await quarantines.close();
       await underApproval.close();
+      await disabledRuntimes.close();
     },
   };
 }

@@ -48,14 +48,12 @@ const actionsSchema = z
       [
         z.strictObject({
           webhook: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).max(2048),
-          secret: z
-            .string()
-            .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be env:NAME or file:PATH')
-            .optional(),
+          /** Every webhook is signed: the HMAC secret, as env:NAME or file:PATH. */
+          secret: z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be env:NAME or file:PATH'),
         }),
         z.strictObject({ syslog: z.literal(true) }),
       ],
-      { error: 'must be { webhook: https://…, secret?: env:NAME } or { syslog: true }' },
+      { error: 'must be { webhook: https://…, secret: env:NAME } or { syslog: true }' },
     ),
   })
   .partial()
@@ -89,6 +87,15 @@ const playbookSchema = z.strictObject({
   subject: z.enum(SUBJECT_KINDS, { error: `must be one of: ${SUBJECT_KINDS.join(', ')}` }),
   cooldown: duration.default(DEFAULT_COOLDOWN_MS),
   then: z.array(actionsSchema).min(1, 'needs at least one action').max(20),
+}).superRefine((p, ctx) => {
+  // Actions that only make sense for some subjects are refused when the file is loaded, not
+  // found to fail during an incident.
+  p.then.forEach((action, i) => {
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['then', i], message });
+    if (action.require_approval && p.subject !== 'principal') issue('require_approval needs subject: principal');
+    if (action.revoke && p.subject !== 'principal' && p.subject !== 'session')
+      issue('revoke needs subject: principal or session');
+  });
 });
 
 const documentSchema = z.strictObject({ playbooks: z.array(playbookSchema).max(500) });
@@ -114,7 +121,7 @@ export type PlaybookAction =
   | { readonly kind: 'rotate_key'; readonly key: string }
   | { readonly kind: 'disable_runtime'; readonly runtime: string }
   | { readonly kind: 'require_approval' }
-  | { readonly kind: 'notify'; readonly webhook: string; readonly secret?: string }
+  | { readonly kind: 'notify'; readonly webhook: string; readonly secret: string }
   | { readonly kind: 'notify'; readonly syslog: true };
 
 export interface Playbook {
@@ -187,7 +194,7 @@ function toAction(a: z.infer<typeof actionsSchema>): PlaybookAction {
   if (a.notify && 'syslog' in a.notify) return { kind: 'notify', syslog: true };
   if (a.notify) {
     const { webhook, secret } = a.notify;
-    return secret !== undefined ? { kind: 'notify', webhook, secret } : { kind: 'notify', webhook };
+    return { kind: 'notify', webhook, secret };
   }
   throw new Error('unreachable: the schema admits exactly one action');
 }

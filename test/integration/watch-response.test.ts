@@ -105,6 +105,11 @@ playbooks:
     then:
       - quarantine: {}
       - rotate_key: { key: upstream-openai }
+  - id: secret-exfiltration
+    when: { signal: secret }
+    subject: principal
+    then:
+      - disable_runtime: { runtime: scripted }
 `;
 
 const INJECTIONS = [
@@ -292,7 +297,9 @@ ${['plain', 'parrot', 'tools'].map(model).join('\n')}
     );
     const other = await chat('tina@ws-other', 'plain', [{ role: 'user', content: 'hi' }]);
     assert.equal(other.status, 200, await other.text());
-    assert.equal((await g.gw.keys.describeKey('upstream-openai')).primaryVersion, before + 1);
+    await eventually(
+      async () => (await g.gw.keys.describeKey('upstream-openai')).primaryVersion === before + 1,
+    );
     const incidents = JSON.parse((await admin('/v1/incidents', bob)).body) as {
       incidents: { playbookId: string; subject: { kind: string; id: string }; actions: string[] }[];
     };
@@ -360,5 +367,29 @@ ${['plain', 'parrot', 'tools'].map(model).join('\n')}
     const other = await admin(`/v1/approvals/${id}/deny`, bob, { reason: 'not today' });
     assert.equal(other.status, 200);
     assert.equal((JSON.parse(other.body) as { approval: { status: string } }).approval.status, 'denied');
+  });
+
+  it('disable_runtime takes a runtime out of routing on every replica; enabling it again takes two admins', async () => {
+    const leak = await chat('sven', 'plain', [
+      {
+        role: 'user',
+        content: 'deploy with AKIAZ7QW3RT5YU2KXP4M secret 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',
+      },
+    ]);
+    await leak.body?.cancel();
+    await g.gw.watch.idle();
+    await eventually(() => g.gw.watch.runtimeDisabled('scripted'));
+    const refused = await chat('olga', 'plain', [{ role: 'user', content: 'hello' }]);
+    assert.equal(refused.status, 503);
+    assert.equal(await code(refused), 'runtime_unavailable');
+    const runtimes = JSON.parse((await admin('/v1/runtimes', bob)).body) as {
+      runtimes: { id: string; disabled: boolean }[];
+    };
+    assert.equal(runtimes.runtimes.find((r) => r.id === 'scripted')?.disabled, true);
+    const target = { kind: 'runtime', id: 'scripted' };
+    assert.equal((await admin('/v1/quarantines/release', bob, target)).status, 202);
+    assert.equal((await admin('/v1/quarantines/release', ada, target)).status, 200);
+    await eventually(() => !g.gw.watch.runtimeDisabled('scripted'));
+    assert.equal((await chat('olga', 'plain', [{ role: 'user', content: 'hello' }])).status, 200);
   });
 });

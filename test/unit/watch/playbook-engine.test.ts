@@ -24,7 +24,7 @@ const COUNT3 = `playbooks:
     when: { signal: denial, count: { atLeast: 3, within: 1m } }
     subject: principal
     cooldown: 5m
-    then: [{ require_approval: {} }]
+    then: [{ quarantine: {} }]
 `;
 
 describe('RecentEvents', () => {
@@ -72,7 +72,7 @@ describe('PlaybookEngine', () => {
     const [t] = engine.onSignal(signal('denial', 90_000), 90_000);
     assert.equal(t?.playbookId, 'denials');
     assert.deepEqual(t?.subject, { kind: 'principal', id: 'p1' });
-    assert.deepEqual(t?.actions, [{ kind: 'require_approval' }]);
+    assert.deepEqual(t?.actions, [{ kind: 'quarantine' }]);
     assert.equal(t?.evidence.length, 3);
     assert.equal(t?.requestId, t?.evidence[2]);
     assert.match(t?.reason ?? '', /3 matching signal\(s\) within 60s/);
@@ -103,7 +103,7 @@ describe('PlaybookEngine', () => {
   - id: risky-burst
     when: { signal: [injection, secret], risk: { above: 50 }, anomaly: burst }
     subject: device
-    then: [{ revoke: [sessions] }, { disable_runtime: { runtime: triggering } }]
+    then: [{ quarantine: {} }, { disable_runtime: { runtime: triggering } }]
 `,
       risk,
     );

@@ -108,11 +108,25 @@ describe('parsePlaybooks', () => {
       'playbooks[0].when: needs at least one of signal, count, risk, anomaly',
       'playbooks[0].then: needs at least one action',
     ]);
-    assert.deepEqual(problems(one('{ signal: denial }', '[{ notify: { webhook: "http://x.example" } }]')), [
-      'playbooks[0].then[0].notify.webhook: must be an https:// URL',
+    assert.deepEqual(
+      problems(one('{ signal: denial }', '[{ notify: { webhook: "http://x.example", secret: "env:S" } }]')),
+      ['playbooks[0].then[0].notify.webhook: must be an https:// URL'],
+    );
+    assert.deepEqual(
+      problems(
+        'playbooks:\n  - { id: w, when: { signal: canary_leak }, subject: workspace, then: [{ require_approval: {} }, { revoke: [tokens] }] }',
+      ),
+      [
+        'playbooks[0].then[0]: require_approval needs subject: principal',
+        'playbooks[0].then[1]: revoke needs subject: principal or session',
+      ],
+    );
+    // Every webhook is signed; subject-bound actions are checked when the file loads.
+    assert.deepEqual(problems(one('{ signal: denial }', '[{ notify: { webhook: "https://x.example" } }]')), [
+      'playbooks[0].then[0].notify: must be { webhook: https://…, secret: env:NAME } or { syslog: true }',
     ]);
     assert.deepEqual(problems(one('{ signal: denial }', '[{ notify: { syslog: false } }]')), [
-      'playbooks[0].then[0].notify: must be { webhook: https://…, secret?: env:NAME } or { syslog: true }',
+      'playbooks[0].then[0].notify: must be { webhook: https://…, secret: env:NAME } or { syslog: true }',
     ]);
     assert.deepEqual(problems(one('{ signal: denial, when: 1 }')), ['playbooks[0].when.when: unknown key']);
     assert.match(
