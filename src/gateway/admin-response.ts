@@ -114,17 +114,22 @@ function optionalText(o: Record<string, unknown>, key: string): string | undefin
   return v;
 }
 
-/** A quarantine target; `runtime` names a model runtime (upstream id) an incident disabled. */
+/**
+ * A quarantine target; for releases also `runtime` (an upstream an incident disabled) and
+ * `approval` (a principal whose tool calls a playbook put under approval).
+ */
 function target(
   o: Record<string, unknown>,
   allowRuntime = false,
-): { kind: QuarantineKind | 'runtime'; id: string } {
+): { kind: QuarantineKind | 'runtime' | 'approval'; id: string } {
   const kind = o.kind;
   const id = o.id;
-  const kinds: readonly string[] = allowRuntime ? [...QUARANTINE_KINDS, 'runtime'] : QUARANTINE_KINDS;
+  const kinds: readonly string[] = allowRuntime
+    ? [...QUARANTINE_KINDS, 'runtime', 'approval']
+    : QUARANTINE_KINDS;
   if (typeof kind !== 'string' || !kinds.includes(kind)) throw new Refusal('invalid_body', 'kind');
   if (typeof id !== 'string' || !PRINTABLE.test(id)) throw new Refusal('invalid_body', 'id');
-  return { kind: kind as QuarantineKind | 'runtime', id };
+  return { kind: kind as QuarantineKind | 'runtime' | 'approval', id };
 }
 
 function limitOf(q: Record<string, unknown>): number {
@@ -245,8 +250,16 @@ export async function registerAdminResponse<Logger extends FastifyBaseLogger>(
         const t = target(body, true);
         const actor = api.actorOf(request);
         // A disabled runtime is held in its own list, under its upstream id.
-        const list = t.kind === 'runtime' ? watch.disabledRuntimes : watch.quarantines;
-        const held = { kind: t.kind === 'runtime' ? ('principal' as const) : t.kind, id: t.id };
+        const list =
+          t.kind === 'runtime'
+            ? watch.disabledRuntimes
+            : t.kind === 'approval'
+              ? watch.underApproval
+              : watch.quarantines;
+        const held = {
+          kind: t.kind === 'runtime' || t.kind === 'approval' ? ('principal' as const) : t.kind,
+          id: t.id,
+        };
         if (!list.get(held)) throw new Refusal('quarantine_not_found');
         const id = releaseId(t);
         const existing = await o.records.get('release', id);
