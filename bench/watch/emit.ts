@@ -36,7 +36,7 @@ playbooks:
   - id: secrets-on-new-device
     when: { signal: secret, anomaly: new_device }
     subject: device
-    then: [{ require_approval: {} }, { notify: { syslog: true } }]
+    then: [{ quarantine: { for: 1h } }, { notify: { syslog: true } }]
 `);
 
 function makeEntry(i: number): AuditEntry {
