@@ -325,7 +325,10 @@ export async function registerAdminResponse<Logger extends FastifyBaseLogger>(
       scope.get('/v1/approvals', async (request, reply) => {
         const q = query(request, ['status', 'limit']);
         const status = q.status as ApprovalStatus | undefined;
-        if (status !== undefined && !['pending', 'approved', 'denied', 'released'].includes(status))
+        if (
+          status !== undefined &&
+          !['pending', 'approved', 'denied', 'released', 'expired'].includes(status)
+        )
           throw new Refusal('invalid_query', 'status');
         return reply.send({ approvals: await approvals.list(status, limitOf(q)) });
       });
@@ -363,7 +366,11 @@ export async function registerAdminResponse<Logger extends FastifyBaseLogger>(
 
       scope.get('/v1/playbooks', async (_request, reply) => {
         const { source, playbooks } = watch.playbooks();
-        return reply.send({ source, playbooks });
+        // `when.signals` is a Set in memory: sent as the list it was written as.
+        const shown = playbooks.map((p) =>
+          p.when.signals ? { ...p, when: { ...p.when, signals: [...p.when.signals] } } : p,
+        );
+        return reply.send({ source, playbooks: shown });
       });
     },
   );

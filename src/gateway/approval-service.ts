@@ -130,8 +130,15 @@ export class ApprovalService {
   }
 
   async list(status?: ApprovalStatus, limit = 100): Promise<readonly ApprovalView[]> {
-    const rows = await this.#o.records.list({ namespace: NAMESPACE, ...(status ? { status } : {}), limit });
-    return rows.map((r) => viewOf(r, this.#now()));
+    // `expired` is not stored: it is an undecided (or unfetched) approval past its time.
+    const stored = status === 'expired' ? undefined : status;
+    const rows = await this.#o.records.list({
+      namespace: NAMESPACE,
+      ...(stored ? { status: stored } : {}),
+      limit: status === 'expired' ? 1000 : limit,
+    });
+    const views = rows.map((r) => viewOf(r, this.#now()));
+    return status ? views.filter((v) => v.status === status).slice(0, limit) : views;
   }
 
   /** The admin's decision; the caller has already asked policy (`approve_tool_call`, no self-approval). */

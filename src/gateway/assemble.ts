@@ -18,6 +18,7 @@ import { createAdminPlane } from './admin.js';
 import { readinessChecks } from './readiness.js';
 import { registerAdminOperations } from './admin-operations.js';
 import { registerAdminResponse } from './admin-response.js';
+import { registerOpenApi } from './openapi.js';
 import { admitUnlessQuarantined, openWatchService, type WatchService } from './watch-service.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
@@ -321,6 +322,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         );
         const onError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin API');
+        registerOpenApi(app);
         await registerAdminResponse(app, {
           watch: watchService,
           approvals,

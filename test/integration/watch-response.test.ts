@@ -105,6 +105,11 @@ playbooks:
     then:
       - quarantine: {}
       - rotate_key: { key: upstream-openai }
+  - id: repeated-denials
+    when: { signal: denial, count: { atLeast: 3, within: 10m } }
+    subject: principal
+    then:
+      - revoke: [tokens, sessions]
   - id: secret-exfiltration
     when: { signal: secret }
     subject: principal
@@ -391,5 +396,29 @@ ${['plain', 'parrot', 'tools'].map(model).join('\n')}
     assert.equal((await admin('/v1/quarantines/release', ada, target)).status, 200);
     await eventually(() => !g.gw.watch.runtimeDisabled('scripted'));
     assert.equal((await chat('olga', 'plain', [{ role: 'user', content: 'hello' }])).status, 200);
+  });
+
+  it('revoke: repeated denials revoke every token of the principal on the shared revocation list', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await chat('rita', 'plain', [
+        { role: 'user', content: 'board minutes', data_class: 'restricted' },
+      ]);
+      assert.equal(res.status, 403);
+      await res.body?.cancel();
+      await g.gw.watch.idle();
+    }
+    await eventually(async () => {
+      const list = JSON.parse((await admin('/admin/revocations?kind=subject', ada)).body) as {
+        revocations: { value: string; actor: string }[];
+      };
+      return list.revocations.some((r) => r.value === 'idp#rita' && r.actor === 'playbook:repeated-denials');
+    });
+    const incidents = JSON.parse((await admin('/v1/incidents?subject=principal:idp%23rita', ada)).body) as {
+      incidents: { playbookId: string; actions: string[] }[];
+    };
+    assert.deepEqual(
+      incidents.incidents.map((i) => [i.playbookId, i.actions]),
+      [['repeated-denials', ['revoke:ok']]],
+    );
   });
 });
