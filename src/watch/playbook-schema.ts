@@ -80,23 +80,26 @@ const whenSchema = z
     'needs at least one of signal, count, risk, anomaly',
   );
 
-const playbookSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1-64 characters a-z, 0-9 and -'),
-  description: z.string().max(500).optional(),
-  when: whenSchema,
-  subject: z.enum(SUBJECT_KINDS, { error: `must be one of: ${SUBJECT_KINDS.join(', ')}` }),
-  cooldown: duration.default(DEFAULT_COOLDOWN_MS),
-  then: z.array(actionsSchema).min(1, 'needs at least one action').max(20),
-}).superRefine((p, ctx) => {
-  // Actions that only make sense for some subjects are refused when the file is loaded, not
-  // found to fail during an incident.
-  p.then.forEach((action, i) => {
-    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['then', i], message });
-    if (action.require_approval && p.subject !== 'principal') issue('require_approval needs subject: principal');
-    if (action.revoke && p.subject !== 'principal' && p.subject !== 'session')
-      issue('revoke needs subject: principal or session');
+const playbookSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1-64 characters a-z, 0-9 and -'),
+    description: z.string().max(500).optional(),
+    when: whenSchema,
+    subject: z.enum(SUBJECT_KINDS, { error: `must be one of: ${SUBJECT_KINDS.join(', ')}` }),
+    cooldown: duration.default(DEFAULT_COOLDOWN_MS),
+    then: z.array(actionsSchema).min(1, 'needs at least one action').max(20),
+  })
+  .superRefine((p, ctx) => {
+    // Actions that only make sense for some subjects are refused when the file is loaded, not
+    // found to fail during an incident.
+    p.then.forEach((action, i) => {
+      const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['then', i], message });
+      if (action.require_approval && p.subject !== 'principal')
+        issue('require_approval needs subject: principal');
+      if (action.revoke && p.subject !== 'principal' && p.subject !== 'session')
+        issue('revoke needs subject: principal or session');
+    });
   });
-});
 
 const documentSchema = z.strictObject({ playbooks: z.array(playbookSchema).max(500) });
 

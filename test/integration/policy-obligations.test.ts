@@ -95,7 +95,7 @@ ${[model('capped', 'eu'), model('in-eu', 'eu'), model('in-us', 'us'), model('gua
     assert.equal(fake.total(), before, 'nothing was sent');
   });
 
-  it('residency chooses among runtimes: route:region picks the model\'s runtime in a listed region', async () => {
+  it("residency chooses among runtimes: route:region picks the model's runtime in a listed region", async () => {
     assert.equal((await ask('global')).status, 200);
     assert.equal((await ask('global-open')).status, 200);
     const rows = (await t.gw.store.audit.list({ limit: 200 })).map((r) => r.entry);

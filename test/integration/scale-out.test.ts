@@ -113,7 +113,10 @@ models:
     const refused = await ask(b);
     assert.equal(refused.status, 403);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'quarantined');
-    await b.gw.watch.quarantines.release({ target: { kind: 'principal', id: principalId }, actors: ['x', 'y'] });
+    await b.gw.watch.quarantines.release({
+      target: { kind: 'principal', id: principalId },
+      actors: ['x', 'y'],
+    });
     const until = performance.now() + 1000;
     while (a.gw.watch.quarantines.get({ kind: 'principal', id: principalId }) && performance.now() < until)
       await new Promise((r) => setTimeout(r, 5));
