@@ -19,6 +19,7 @@ import { readinessChecks } from './readiness.js';
 import { registerAdminOperations } from './admin-operations.js';
 import { registerAdminResponse } from './admin-response.js';
 import { registerOpenApi } from './openapi.js';
+import { registerAdminPolicyCandidates } from './admin-policy-candidates.js';
 import { admitUnlessQuarantined, openWatchService, type WatchService } from './watch-service.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
@@ -323,6 +324,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const onError = (err: unknown) =>
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin API');
         registerOpenApi(app);
+        await registerAdminPolicyCandidates(app, { ledger: store.audit, authorize, audit, onError });
         await registerAdminResponse(app, {
           watch: watchService,
           approvals,

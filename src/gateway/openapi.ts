@@ -30,6 +30,9 @@ const REVOKE_BODY = ['invalid_body', 'invalid_kind', 'invalid_value', 'invalid_r
 const PROOF = ['size_out_of_range', 'index_out_of_range'];
 const INCIDENT = ['incident_transition', 'incident_conflict'];
 const DECIDE = ['approval_not_pending', 'approval_conflict', 'approval_expired'];
+const CANDIDATE =
+  'Body limit 1 MiB; unknown body fields are refused (invalid_body, `param` names it). A candidate that ' +
+  'does not compile is a normal answer: 200 with `ok: false`. The running bundles are not touched.';
 
 const PATHS: Json = {
   '/healthz': {
@@ -113,6 +116,42 @@ const PATHS: Json = {
       returns: 'PolicyReloaded',
       ...authorised('manage_policy', ...BODY, 'policy_bundle_refused'),
       special: { policy_bundle_refused: ref('PolicyBundleRefused') },
+    }),
+  },
+  '/v1/policy/validate': {
+    post: op({
+      id: 'validatePolicyCandidate',
+      summary:
+        'Compile a candidate bundle sent in the body and run its own tests (audited; nothing is loaded)',
+      tag: 'policy',
+      description: `${CANDIDATE} Recorded in the ledger as a \`policy.validate\` control entry.`,
+      body: { schema: ref('PolicyValidateRequest'), required: true },
+      ok: {
+        200: json(
+          { oneOf: [ref('PolicyCandidateValidated'), ref('PolicyCandidateRefused')] },
+          'Compiled (`ok: true`, with its test results) or refused (`ok: false`, with its code).',
+        ),
+      },
+      ...authorised('manage_policy', ...BODY, 'invalid_body'),
+    }),
+  },
+  '/v1/policy/simulate': {
+    post: op({
+      id: 'simulatePolicyCandidate',
+      summary: 'Replay recorded decisions from the ledger against a candidate bundle sent in the body',
+      tag: 'policy',
+      description:
+        `${CANDIDATE} Reads the newest \`limit\` ledger records (stored at or after \`since\`) and ` +
+        'reports how the decisions recorded with their inputs would change; recorded in the ledger as a ' +
+        '`policy.simulate` control entry.',
+      body: { schema: ref('PolicySimulateRequest'), required: true },
+      ok: {
+        200: json(
+          { oneOf: [ref('PolicyCandidateSimulated'), ref('PolicyCandidateRefused')] },
+          'Simulated (`ok: true`: counts per change and examples) or refused (`ok: false`, with its code).',
+        ),
+      },
+      ...authorised('manage_policy', ...BODY, 'invalid_body'),
     }),
   },
   '/v1/ledger/checkpoint': {
