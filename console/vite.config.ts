@@ -11,7 +11,7 @@ export default defineConfig({
   base: '/console/',
   plugins: [preact({ prerender: { enabled: false } })],
   build: {
-    outDir: fileURLToPath(new URL('../dist/console/', import.meta.url)),
+    outDir: fileURLToPath(new URL('../dist/console-ui/', import.meta.url)),
     emptyOutDir: true,
     assetsDir: 'assets',
     // Inlined assets become data: URLs; keep everything a same-origin file.

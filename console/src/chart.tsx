@@ -22,7 +22,13 @@ export function RequestsChart(props: {
           { label: 'Denials', stroke: '#b91c1c', width: 2 },
         ],
         axes: [{}, { label: 'per minute' }],
-        scales: { x: { time: true } },
+        // A single minute would otherwise stretch the axis over years: show ±5 minutes around it.
+        scales: {
+          x: {
+            time: true,
+            range: (_u, min, max) => (min === max ? [min - 300, max + 300] : [min, max]),
+          },
+        },
       },
       [[...props.times], [...props.requests], [...props.denials]],
       el,

@@ -15,6 +15,7 @@ import { ledger } from './schema-ledger.js';
 import { mesh } from './schema-mesh.js';
 import { guard } from './schema-guard.js';
 import { attestation } from './schema-attestation.js';
+import { consoleSchema } from './schema-console.js';
 
 export { bootstrapSecretRef, secretRef } from './schema-primitives.js';
 
@@ -221,6 +222,7 @@ export const configSchema = z
     watch,
     demo,
     logging,
+    console: consoleSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Mesh cross-checks (the other cross-field rules are in load.ts).

@@ -48,6 +48,14 @@ const KEY_FILE = 'demo-issuer.jwks.json';
 const USER_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
 const ROLE_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const MAX_ROLES = 16;
+/** The security console's public client (authorization code + PKCE, no secret). */
+export const DEMO_CONSOLE_CLIENT_ID = 'ztgate-console';
+/**
+ * The console's redirect URI. A native client's loopback redirect URI matches on any port (RFC 8252
+ * section 7.3; oidc-provider 9 strips the port of both sides for `application_type: native`), so the
+ * admin listener may run on any port.
+ */
+export const DEMO_CONSOLE_REDIRECT_URI = 'http://127.0.0.1/console/callback';
 
 interface SigningJwk {
   readonly kty: 'EC';
@@ -76,6 +84,9 @@ interface ClientFile {
  *   any `user` with any `roles`, no password asked.
  * - oidc-provider's development interactions stay enabled: its built-in login page accepts any user name, so a
  *   browser authorization-code + PKCE client can sign in as anyone. That is the point of a demo provider.
+ * - A public client, `ztgate-console` (native, PKCE required, redirect URI `http://127.0.0.1:<any port>/console/callback`),
+ *   for the security console's sign-in. Its ID tokens carry `name`, `email` and, with the scope `roles`, a
+ *   `roles` claim derived from the user name: `admin…` → `ztgate-admin`, `auditor…` → `ztgate-auditor`.
  *
  * Throws if either key file is accessible by group or others.
  */
@@ -151,11 +162,23 @@ function createProvider(
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      {
+        client_id: DEMO_CONSOLE_CLIENT_ID,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [DEMO_CONSOLE_REDIRECT_URI],
+      },
     ],
     jwks: { keys: [signingKey] },
     cookies: { keys: [...client.cookieKeys] },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
-    claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
+    claims: { openid: ['sub'], email: ['email'], profile: ['name'], roles: ['roles'] },
+    // The console is a backend-for-frontend that reads the ID token only (no userinfo call).
+    conformIdTokenClaims: false,
+    // Every browser sign-in uses PKCE (the console client is public, so it is required anyway).
+    pkce: { required: () => true },
     findAccount: (_ctx, sub) => demoAccount(sub),
     extraTokenClaims: (_ctx, token: AccessToken | ClientCredentials) =>
       token.kind === 'AccessToken' ? demoClaims(token.accountId, rolesByToken.get(token) ?? []) : undefined,
@@ -218,8 +241,15 @@ function demoAccount(sub: string): Account | undefined {
   if (!USER_PATTERN.test(sub)) return undefined;
   return {
     accountId: sub,
-    claims: () => ({ sub, email: demoEmail(sub), name: sub }),
+    claims: () => ({ sub, email: demoEmail(sub), name: sub, roles: [...demoUserRoles(sub)] }),
   };
+}
+
+/** The roles a demo user signed in through the login page has: by the start of the user name. */
+export function demoUserRoles(user: string): readonly string[] {
+  if (user.startsWith('admin')) return ['ztgate-admin'];
+  if (user.startsWith('auditor')) return ['ztgate-auditor'];
+  return [];
 }
 
 function demoClaims(user: string, roles: readonly string[]): Record<string, unknown> {

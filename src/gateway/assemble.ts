@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import {
   homePaths,
@@ -16,19 +17,14 @@ import { createBus, createStore, type StateBus, type Store } from '../store/inde
 import { createWatchChannel } from '../watch/index.js';
 import { createAdminPlane } from './admin.js';
 import { readinessChecks } from './readiness.js';
-import { registerAdminOperations } from './admin-operations.js';
-import { registerAdminResponse } from './admin-response.js';
-import { registerOpenApi } from './openapi.js';
-import { registerAdminPolicyCandidates } from './admin-policy-candidates.js';
+import { registerAdminRoutes } from './admin-routes.js';
+import { consoleIssuerOf, createConsoleServer } from '../console/server.js';
 import { admitUnlessQuarantined, openWatchService, type WatchService } from './watch-service.js';
 import { createDataPlane } from './data-plane.js';
 import { GatewayMetrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
 import { startGatewayKeys } from './gateway-keys.js';
 import { openIdentityService, openRevocations } from './identity-service.js';
-import { createAdminAuthorization } from './admin-auth.js';
-import { createAdminBearer } from './admin-bearer.js';
-import { registerAdminPolicy } from './admin-policy.js';
 import { openLedgerService, RECORD_OBLIGATIONS } from './ledger-service.js';
 import { openPolicyService, type PolicyService } from './policy-service.js';
 import { ApprovalService } from './approval-service.js';
@@ -38,6 +34,9 @@ import { buildStages } from './build-stages.js';
 import { connectorFor } from './upstream-connectors.js';
 import { openRuntimeTrust, type RuntimeTrustService } from './runtime-trust-service.js';
 import { openPromptService, type PromptService } from './prompt-service.js';
+
+/** The console's built front end (`vite build`), from src/ and dist/ alike. */
+const CONSOLE_UI_DIR = fileURLToPath(new URL('../../dist/console-ui/', import.meta.url));
 
 export interface GatewayOptions {
   readonly config: ZtgateConfig;
@@ -300,6 +299,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       issuers,
     });
     checks.push({ name: 'watch:shared-lists', check: async () => watchService.assertFresh() });
+    const consoleServer = await createConsoleServer({
+      config,
+      bus,
+      logger,
+      issuer: consoleIssuerOf(config, issuers, demoIssuer),
+      ...(demoIssuer ? { demo: { issuer: demoIssuer } } : {}),
+      staticDir: CONSOLE_UI_DIR,
+      audit,
+      home: paths.dir,
+      env,
+      unseal: keyService.unseal,
+    });
+    closers.push(() => consoleServer.close());
     const adminTls =
       mesh && config.server.adminTls
         ? mesh.server({
@@ -312,37 +324,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       checks,
       logger,
-      routes: async (app) => {
-        const bearer = createAdminBearer(identity.authenticator);
-        bearer.install(app);
-        const authorize = createAdminAuthorization(adminTls, policy, logger, audit, bearer.principalOf);
-        await identity.adminRoutes(app, authorize);
-        await ledger.adminRoutes(app, authorize);
-        await registerAdminPolicy(app, policy, authorize, (err) =>
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin policy API'),
-        );
-        const onError = (err: unknown) =>
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'admin API');
-        registerOpenApi(app);
-        await registerAdminPolicyCandidates(app, { ledger: store.audit, authorize, audit, onError });
-        await registerAdminResponse(app, {
+      routes: (app) =>
+        registerAdminRoutes(app, {
+          config,
+          tls: adminTls,
+          console: consoleServer,
+          identity,
+          ledger,
+          policy,
+          store,
+          keys,
           watch: watchService,
           approvals,
-          records: store.records,
-          authorize,
+          runtimeTrust,
           audit,
-          onError,
-        });
-        await registerAdminOperations(app, {
-          config,
-          ...(runtimeTrust ? { runtimeTrust } : {}),
-          runtimeDisabled: watchService.runtimeDisabled,
-          keys,
-          authorize,
-          audit,
-          onError,
-        });
-      },
+          logger,
+        }),
       ...(adminTls ? { tls: adminTls } : {}),
     });
     closers.push(() => admin.close());
