@@ -45,8 +45,9 @@ export async function up(args: readonly string[]): Promise<number> {
   const gateway = await startGateway({ config, home: paths.dir, logger });
   const lines = [
     `ztgate listening on ${gateway.dataUrl}`,
-    `ztgate admin (health, readiness, metrics) on ${gateway.adminUrl}`,
+    `ztgate admin (health, readiness, metrics, console) on ${gateway.adminUrl}`,
   ];
+  if (config.console.enabled) lines.push(`security console: ${gateway.adminUrl}/console/`);
   if (gateway.demoIssuer) {
     lines.push(
       `DEMO MODE: demo identity provider ${gateway.demoIssuer}, demo model "demo" (answers by describing what it received)`,
@@ -55,6 +56,7 @@ export async function up(args: readonly string[]): Promise<number> {
       `    -H "Authorization: Bearer $(node ${shellQuote(BIN)} token --home ${shellQuote(paths.dir)} --user alice)" \\`,
       `    -H 'Content-Type: application/json' \\`,
       `    -d '{"model":"demo","messages":[{"role":"user","content":"Hello, my name is Alice Smith."}]}'`,
+      'Console sign-in (demo): any user name; names starting with "admin" are administrators.',
     );
   }
   // The handlers are in place before the listening line goes out: a supervisor that sends
