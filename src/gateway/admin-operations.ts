@@ -9,17 +9,31 @@ import { controlAuditEntry } from './control-audit.js';
 import type { ControlAction } from './policy-service.js';
 import type { RuntimeTrustService } from './runtime-trust-service.js';
 
-type Code = keyof typeof COMMON_ADMIN_ERRORS | 'key_not_found' | 'key_rotation_failed';
+type Code =
+  | keyof typeof COMMON_ADMIN_ERRORS
+  | 'key_not_found'
+  | 'key_rotation_failed'
+  | 'key_version_not_found'
+  | 'key_version_in_use'
+  | 'key_destroy_failed';
 const ERRORS: Readonly<Record<Code, AdminError>> = {
   ...COMMON_ADMIN_ERRORS,
   key_not_found: { status: 404, type: 'not_found_error', message: 'No such key.' },
   key_rotation_failed: { status: 503, type: 'api_error', message: 'The key could not be rotated.' },
+  key_version_not_found: { status: 404, type: 'not_found_error', message: 'No such key version.' },
+  key_version_in_use: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'The primary version cannot be destroyed: rotate the key first.',
+  },
+  key_destroy_failed: { status: 503, type: 'api_error', message: 'The key version could not be destroyed.' },
 };
 
 const ROUTE_ACTIONS: Readonly<Record<string, ControlAction>> = {
   'GET /v1/runtimes': 'view_audit',
   'GET /v1/keys': 'manage_keys',
   'POST /v1/keys/:name/rotate': 'manage_keys',
+  'POST /v1/keys/:name/versions/:version/destroy': 'manage_keys',
 };
 
 const KEY_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -112,6 +126,25 @@ export async function registerAdminOperations(
             )
             .catch(() => undefined);
           return api.send(reply, 'key_rotation_failed');
+        }
+      });
+
+      // Crypto-shredding: whatever only this version protects becomes unreadable, for good.
+      scope.post('/v1/keys/:name/versions/:version/destroy', async (request, reply) => {
+        const { name, version } = request.params as { name: string; version: string };
+        if (!KEY_NAME.test(name) || !/^[1-9][0-9]{0,8}$/.test(version))
+          throw new AdminRefusal<Code>('key_version_not_found');
+        const actor = api.actorOf(request);
+        const key = (await o.keys.listKeys()).find((k) => k.name === name);
+        const v = Number(version);
+        if (!key || !key.versions.some((x) => x.version === v))
+          throw new AdminRefusal<Code>('key_version_not_found');
+        if (key.primaryVersion === v) throw new AdminRefusal<Code>('key_version_in_use');
+        try {
+          return reply.send({ key: await o.keys.destroyVersion({ name, version: v }, actor) });
+        } catch (err) {
+          o.onError(err);
+          return api.send(reply, 'key_destroy_failed');
         }
       });
     },

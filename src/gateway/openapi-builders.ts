@@ -52,6 +52,9 @@ export const ERROR_CODES: Readonly<Record<string, { readonly status: number; rea
   four_eyes_required: { status: 403, type: 'permission_error' },
   key_not_found: { status: 404, type: 'not_found_error' },
   key_rotation_failed: { status: 503, type: 'api_error' },
+  key_version_not_found: { status: 404, type: 'not_found_error' },
+  key_version_in_use: { status: 409, type: 'invalid_request_error' },
+  key_destroy_failed: { status: 503, type: 'api_error' },
 };
 
 /** Codes every admin-scope route can answer: no identity, denied by policy, an unexpected failure. */

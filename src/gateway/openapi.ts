@@ -396,6 +396,27 @@ const PATHS: Json = {
       ...authorised('manage_keys', ...BODY, 'key_not_found', 'key_rotation_failed'),
     }),
   },
+  '/v1/keys/{name}/versions/{version}/destroy': {
+    post: op({
+      id: 'destroyKeyVersion',
+      summary: 'Destroy a key version (crypto-shredding; audited)',
+      tag: 'operations',
+      description:
+        'Takes no body. Whatever only this version protects becomes unreadable for good. The primary version cannot be destroyed (409 key_version_in_use): rotate first.',
+      parameters: [
+        pathParam('name', 'The key name.', { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+        pathParam('version', 'The version number.', { type: 'string', pattern: '^[1-9][0-9]{0,8}$' }),
+      ],
+      returns: 'KeyRotated',
+      ...authorised(
+        'manage_keys',
+        ...BODY,
+        'key_version_not_found',
+        'key_version_in_use',
+        'key_destroy_failed',
+      ),
+    }),
+  },
 };
 
 /** The admin API of ztgate as an OpenAPI 3.1 document. */

@@ -315,4 +315,28 @@ models:
     await shot(page, 'policy-simulation');
     await context.close();
   });
+
+  it('shows runtimes and keys; rotates a key and shreds its old version', async () => {
+    await t.gw.keys.ensureKey('e2e-shred', 'aes-256-gcm', 'test');
+    const { context, page } = await signIn('admin-ann');
+    await page.getByTestId('nav-runtimes').click();
+    const row = page.getByTestId('key-row').filter({ hasText: 'e2e-shred' });
+    await row.getByTestId('rotate').click();
+    await page.getByTestId('confirm').click();
+    await page
+      .getByTestId('rotate-status')
+      .filter({ hasText: /primary version 2/ })
+      .waitFor();
+    await row.getByTestId('shred').click();
+    await page.getByTestId('confirm').click();
+    await page
+      .getByTestId('rotate-status')
+      .filter({ hasText: /destroyed/ })
+      .waitFor();
+    const versions = (await t.gw.keys.describeKey('e2e-shred')).versions;
+    assert.equal(versions.find((v) => v.version === 1)?.state, 'destroyed');
+    assert.equal(versions.find((v) => v.version === 2)?.state, 'active');
+    await shot(page, 'runtimes-keys');
+    await context.close();
+  });
 });

@@ -9,6 +9,7 @@ export function Runtimes() {
   const runtimes = useGet<{ runtimes: Runtime[] }>('/v1/runtimes');
   const keys = useGet<{ provider: string; keys: KeyInfo[] }>('/v1/keys');
   const [rotating, setRotating] = useState<string | undefined>();
+  const [shredding, setShredding] = useState<{ name: string; version: number } | undefined>();
   const [message, setMessage] = useState<string | undefined>();
 
   const rotate = async (name: string) => {
@@ -19,6 +20,17 @@ export function Runtimes() {
       keys.reload();
     } catch (err) {
       setMessage(`${name}: ${describeError(err)}`);
+    }
+  };
+
+  const shred = async ({ name, version }: { name: string; version: number }) => {
+    setMessage(`Destroying ${name} version ${version}…`);
+    try {
+      await post<{ key: KeyInfo }>(`/v1/keys/${encodeURIComponent(name)}/versions/${version}/destroy`, {});
+      setMessage(`${name} version ${version} destroyed: what only it protected is unreadable now`);
+      keys.reload();
+    } catch (err) {
+      setMessage(`${name} version ${version}: ${describeError(err)}`);
     }
   };
 
@@ -111,6 +123,23 @@ export function Runtimes() {
                               v{v.version} {v.state}
                               {v.version === k.primaryVersion ? ' (primary)' : ''},{' '}
                               <Time value={v.createdAt} />
+                              {v.version !== k.primaryVersion && v.state !== 'destroyed' && (
+                                <>
+                                  {' '}
+                                  <button
+                                    type="button"
+                                    class="link"
+                                    data-testid="shred"
+                                    onClick={() => setShredding({ name: k.name, version: v.version })}
+                                  >
+                                    Shred
+                                    <span class="visually-hidden">
+                                      {' '}
+                                      {k.name} version {v.version}
+                                    </span>
+                                  </button>
+                                </>
+                              )}
                             </li>
                           ))}
                         </ul>
@@ -141,6 +170,22 @@ export function Runtimes() {
           <p>
             A new primary version of <strong>{rotating}</strong> is created; older versions stay for verifying
             and decrypting. The rotation is audited.
+          </p>
+        </ConfirmDialog>
+      )}
+      {shredding && (
+        <ConfirmDialog
+          title={`Destroy ${shredding.name} version ${shredding.version}?`}
+          confirmLabel="Destroy for good"
+          onClose={(confirmed) => {
+            const target = shredding;
+            setShredding(undefined);
+            if (confirmed) void shred(target);
+          }}
+        >
+          <p>
+            Crypto-shredding: data encrypted only under this version can never be read again. This cannot be
+            undone, and it is audited.
           </p>
         </ConfirmDialog>
       )}
