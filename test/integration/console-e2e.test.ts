@@ -34,6 +34,28 @@ const UNNAMED_CONTROLS = `[...document.querySelectorAll('input, select, textarea
   .filter((e) => !(e.labels?.length > 0 || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')
     || (e.tagName === 'BUTTON' && e.textContent.trim() !== '')) && e.type !== 'hidden')
   .map((e) => e.outerHTML.slice(0, 80))`;
+/**
+ * Text whose contrast with its background is below WCAG AA (4.5:1, 3:1 for large text): every
+ * visible element with its own text, against the nearest ancestor with an opaque background.
+ */
+const LOW_CONTRAST = `(() => {
+  const rgb = (c) => (c.match(/[0-9.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0.9) return c; } return [255, 255, 255]; };
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== '');
+    const s = getComputedStyle(el);
+    if (!own || s.visibility === 'hidden' || s.display === 'none' || el.closest('.visually-hidden')) continue;
+    const r = el.getBoundingClientRect(); if (r.width === 0 || r.height === 0) continue;
+    const [a, b] = [lum(rgb(s.color)), lum(bg(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const large = parseFloat(s.fontSize) >= 24 || (parseFloat(s.fontSize) >= 18.66 && Number(s.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) out.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return out;
+})()`;
 /** The class of the first focusable element in document order. */
 const FIRST_FOCUSABLE_CLASS = `document.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')?.className`;
 
@@ -204,6 +226,7 @@ models:
       // Every form control has an accessible name; every button says what it does.
       const unnamed = (await page.evaluate(UNNAMED_CONTROLS)) as string[];
       assert.deepEqual(unnamed, [], `unlabelled controls on ${nav}`);
+      assert.deepEqual(await page.evaluate(LOW_CONTRAST), [], `text below WCAG AA contrast on ${nav}`);
     }
     // Keyboard: the first focusable element is the skip link, and following it focuses the main content.
     const first = (await page.evaluate(FIRST_FOCUSABLE_CLASS)) as string | undefined;
@@ -337,6 +360,20 @@ models:
     assert.equal(versions.find((v) => v.version === 1)?.state, 'destroyed');
     assert.equal(versions.find((v) => v.version === 2)?.state, 'active');
     await shot(page, 'runtimes-keys');
+    await context.close();
+  });
+
+  it('every page and action is authorised by Cedar: an auditor reads the ledger but may not manage keys', async () => {
+    const { context, page } = await signIn('auditor-amy');
+    await page.getByTestId('nav-ledger').click();
+    await page.getByTestId('ledger-search').click();
+    await page.getByTestId('ledger-row').first().waitFor();
+    await page.getByTestId('nav-runtimes').click();
+    await page
+      .getByText(/Not permitted/)
+      .first()
+      .waitFor();
+    assert.equal(await page.getByTestId('rotate').count(), 0, 'no key actions for an auditor');
     await context.close();
   });
 });
