@@ -10,12 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
-import type {
-  AccessToken,
-  ClientCredentials,
-  Configuration,
-  KoaContextWithOIDC,
-} from 'oidc-provider';
+import type { AccessToken, ClientCredentials, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { demoAccount, demoClaims, parseRoles, parseUser } from './demo-accounts.js';
 import { DEMO_CLIENT_ID, DEMO_GRANT_TYPE, demoClientPath, isLoopbackHost } from './token-client.js';
 
