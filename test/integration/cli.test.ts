@@ -71,7 +71,13 @@ describe('the ztgate command', () => {
       const answer = JSON.parse(result.stdout) as { choices: { message: { content: string } }[] };
       assert.match(answer.choices[0]!.message.content, /Alice Smith/);
 
-      const admin = /admin \(health, readiness, metrics\) on (http:\/\/\S+)/.exec(out)?.[1];
+      const admin = /admin \(health, readiness, metrics, console\) on (http:\/\/\S+)/.exec(out)?.[1];
+      const consoleUrl = /security console: (http:\/\/\S+\/console\/)/.exec(out)?.[1];
+      assert.ok(consoleUrl, out);
+      const page = await fetch(consoleUrl);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+      await page.body?.cancel();
       const ready = await fetch(`${admin}/readyz`);
       assert.equal(ready.status, 200, await ready.text());
       const metrics = await (await fetch(`${admin}/metrics`)).text();
