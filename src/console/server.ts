@@ -15,6 +15,7 @@ import type { AuditEntry } from '../core/index.js';
 import { controlAuditEntry } from '../gateway/control-audit.js';
 import type { PolicyPrincipal } from '../policy/index.js';
 import type { StateBus } from '../store/index.js';
+import { TokenBuckets } from '../agent/rate-limit.js';
 import { OidcLogin, SigninError } from './oidc-login.js';
 import {
   ConsoleSessions,
@@ -106,6 +107,7 @@ export async function createConsoleServer(options: ConsoleServerOptions): Promis
         );
   const sessions = new ConsoleSessions(bus, settings.sessionTtl);
   const files = new StaticFiles(options.staticDir);
+  const loginStarts = new TokenBuckets(20, 0.5);
   const login = options.issuer
     ? new OidcLogin({
         issuer: options.issuer,
@@ -198,6 +200,8 @@ export async function createConsoleServer(options: ConsoleServerOptions): Promis
   async function startLogin(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     reply.header('cache-control', 'no-store');
     if (!login) return reply.redirect(SIGNIN_UNAVAILABLE, 302);
+    // Each start keeps a pending login on the bus for 10 min: bounded per client address.
+    if (loginStarts.take(request.ip) > 0) return reply.code(429).send({ error: { code: 'rate_limited' } });
     const origin = adminOrigin(request);
     if (settings.redirectUri === undefined && origin === undefined) {
       logger.warn(

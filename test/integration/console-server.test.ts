@@ -553,4 +553,16 @@ describe('console server (BFF) with the demo issuer', () => {
       }
     }
   });
+
+  test('starting sign-ins is rate-limited per client address (each keeps a pending login on the bus)', async () => {
+    let limited = 0;
+    for (let i = 0; i < 40; i++) {
+      const res = await realFetch(`${origin}/console/login`, { redirect: 'manual' });
+      await res.body?.cancel();
+      if (res.status === 429) limited++;
+      else assert.equal(res.status, 302);
+    }
+    // A burst of 20, then one per 2 s: most of the 40 are refused.
+    assert.ok(limited >= 15, `${limited} of 40 refused`);
+  });
 });
