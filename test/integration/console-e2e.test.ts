@@ -374,6 +374,7 @@ models:
       .first()
       .waitFor();
     assert.equal(await page.getByTestId('rotate').count(), 0, 'no key actions for an auditor');
+    await shot(page, 'auditor-not-permitted');
     await context.close();
   });
 });
