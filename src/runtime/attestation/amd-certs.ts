@@ -10,6 +10,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AttestationError } from './types.js';
+import { children, readTlv } from './der.js';
 
 const ROOTS_DIR = new URL('../../../src/runtime/attestation/amd-roots/', import.meta.url);
 
@@ -51,39 +52,7 @@ function chainError(message: string): AttestationError {
   return new AttestationError('chain_invalid', message, 'sev-snp');
 }
 
-// ---- minimal DER reader (definite lengths only, which DER requires) ----
-
-interface Tlv {
-  tag: number;
-  value: Uint8Array;
-  end: number;
-}
-
-function readTlv(buf: Uint8Array, pos: number): Tlv {
-  const tag = buf[pos];
-  let len = buf[pos + 1];
-  if (tag === undefined || len === undefined) throw new RangeError('DER truncated');
-  let p = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4) throw new RangeError('DER length form not supported');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] ?? NaN);
-    p += n;
-  }
-  if (!Number.isFinite(len) || p + len > buf.length) throw new RangeError('DER truncated');
-  return { tag, value: buf.subarray(p, p + len), end: p + len };
-}
-
-function children(value: Uint8Array): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = 0; p < value.length;) {
-    const t = readTlv(value, p);
-    out.push(t);
-    p = t.end;
-  }
-  return out;
-}
+// ---- DER helpers for the VCEK extensions (the reader is der.ts) ----
 
 function decodeOid(v: Uint8Array): string {
   const first = v[0] ?? 0;

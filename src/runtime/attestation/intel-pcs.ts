@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { certificateExtensions } from './amd-certs.js';
 import { AttestationError, type AttestationErrorCode } from './types.js';
+import { children, readTlv, type Tlv } from './der.js';
 
 /** SHA-256 over the DER of the Intel SGX Root CA (CN=Intel SGX Root CA, valid 2018-05-21 .. 2049-12-31). */
 export const PINNED_INTEL_SGX_ROOT_SHA256 =
@@ -37,35 +38,6 @@ function fail(code: AttestationErrorCode, message: string): never {
 }
 
 // ---- minimal bounded DER reader (definite lengths only) ----
-
-/** One DER element: `raw` is the whole TLV, `value` its contents, `end` the offset after it. */
-type Tlv = { tag: number; value: Uint8Array; raw: Uint8Array; end: number };
-
-function readTlv(buf: Uint8Array, pos: number): Tlv {
-  const tag = buf[pos];
-  let len = buf[pos + 1];
-  if (tag === undefined || len === undefined) throw new RangeError('DER truncated');
-  let p = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4) throw new RangeError('DER length form not supported');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] ?? NaN);
-    p += n;
-  }
-  if (!Number.isFinite(len) || p + len > buf.length) throw new RangeError('DER truncated');
-  return { tag, value: buf.subarray(p, p + len), raw: buf.subarray(pos, p + len), end: p + len };
-}
-
-function children(value: Uint8Array): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = 0; p < value.length;) {
-    const t = readTlv(value, p);
-    out.push(t);
-    p = t.end;
-  }
-  return out;
-}
 
 function smallInt(t: Tlv | undefined, what: string): number {
   if (!t || (t.tag !== 0x02 && t.tag !== 0x0a) || t.value.length === 0 || t.value.length > 3) {
