@@ -199,10 +199,10 @@ export function evaluateTdxTcb(
   const tee = (i: number): number => td.teeTcbSvn[i] ?? 0;
   if (info.tdxModuleIdentities?.length && tee(1) > 0) {
     // TDX 1.5 modules (TEE_TCB_SVN[1] = module major version > 0) are evaluated against
-    // tdxModuleIdentities "TDX_<major>"; that part of Intel's algorithm is not implemented.
+    // tdxModuleIdentities "TDX_<major>" (TDX 1.5): this verifier does not evaluate those, so it refuses.
     fail(
       'unsupported',
-      `TDX module major version ${tee(1)}: tdxModuleIdentities evaluation is not implemented`,
+      `TDX module major version ${tee(1)}: TDX 1.5 module identities are not supported by this verifier`,
     );
   }
   const level = info.tcbLevels.find(

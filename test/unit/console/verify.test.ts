@@ -2,8 +2,8 @@
 // the transparency-dev/merkle vectors and checkpoints signed by the server's own ledger code.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { jsonFiles } from '../../helpers/json-files.js';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { canonicalJson as serverCanonicalJson } from '../../../src/ledger/canonical-json.js';
@@ -28,16 +28,6 @@ interface InclusionVector {
   proof: string[] | null;
   desc: string;
   wantErr: boolean;
-}
-
-function jsonFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) return jsonFiles(full);
-      return name.endsWith('.json') ? [full] : [];
-    });
 }
 
 const b64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));

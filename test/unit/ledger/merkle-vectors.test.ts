@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { jsonFiles } from '../../helpers/json-files.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -57,16 +58,6 @@ interface ConsistencyVector {
 interface Loaded<T> {
   file: string;
   vector: T;
-}
-
-function jsonFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) return jsonFiles(full);
-      return name.endsWith('.json') ? [full] : [];
-    });
 }
 
 function load<T>(kind: 'inclusion' | 'consistency'): Loaded<T>[] {

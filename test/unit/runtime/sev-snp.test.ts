@@ -8,6 +8,7 @@
 // parsing), 0.7–1.0 ms with a cold chain (VCEK parse, one RSA-4096-PSS verify, extensions); the
 // sweep over all 5376 signed bits takes 2.3–4.3 s.
 import assert from 'node:assert/strict';
+import { codeOf, flipBit, rejects } from '../../helpers/attestation.js';
 import { createHash, generateKeyPairSync, sign, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -30,7 +31,6 @@ import {
 import { parseSnpReport, SNP_SIGNED_SIZE } from '../../../src/runtime/attestation/sev-snp-report.js';
 import {
   AttestationError,
-  type AttestationErrorCode,
   type ExpectedBinding,
   type ReferenceValues,
 } from '../../../src/runtime/attestation/types.js';
@@ -51,29 +51,6 @@ const REFERENCE: ReferenceValues = { measurements: [MEASUREMENT], allowDebug: tr
 const verifier = new SevSnpVerifier({ binding: RAW_NONCE_BINDING });
 const extended = (report: Uint8Array, vcek: Uint8Array = VCEK): Uint8Array =>
   encodeSevSnpExtendedReport({ report, vcek });
-
-async function rejects(p: Promise<unknown>, code: AttestationErrorCode): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof AttestationError, `not an AttestationError: ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  });
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (e) {
-    return e instanceof AttestationError ? e.code : `non-attestation error: ${String(e)}`;
-  }
-}
-
-function flipBit(buf: Uint8Array, bit: number): Buffer {
-  const copy = Buffer.from(buf);
-  copy[bit >> 3] = (copy[bit >> 3] ?? 0) ^ (1 << (bit & 7));
-  return copy;
-}
 
 describe('SEV-SNP: the real report', () => {
   it('verifies signature and chain VCEK ← ASK-Milan ← ARK-Milan (JSON evidence)', async () => {

@@ -5,6 +5,7 @@
 // quote. Its debug bit is off. `now` is 2023-06-20: inside the PCK chain's validity and the
 // sample collateral's issueDate..nextUpdate windows.
 import assert from 'node:assert/strict';
+import { codeOf, flipBit, rejects } from '../../helpers/attestation.js';
 import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -72,29 +73,6 @@ const COLLATERAL: TdxCollateral = {
 const verifier = new TdxVerifier({ binding: RAW_NONCE_BINDING });
 const withTdx = (tdx: TdxReference, extra: Partial<ReferenceValues> = {}): ReferenceValues =>
   ({ ...REFERENCE, ...extra, tdx }) as ReferenceValues;
-
-async function rejects(p: Promise<unknown>, code: AttestationErrorCode): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof AttestationError, `not an AttestationError: ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  });
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (e) {
-    return e instanceof AttestationError ? e.code : `non-attestation error: ${String(e)}`;
-  }
-}
-
-function flipBit(buf: Uint8Array, bit: number): Buffer {
-  const copy = Buffer.from(buf);
-  copy[bit >> 3] = (copy[bit >> 3] ?? 0) ^ (1 << (bit & 7));
-  return copy;
-}
 
 // Layout of the v4 sample (see tdx-quote.ts): signed 0..632, signature data from 636.
 const SIG = 636;
